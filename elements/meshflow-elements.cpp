@@ -1,0 +1,27 @@
+#include "meshflow-elements.h"
+
+GST_ELEMENT_REGISTER_DECLARE(mfblur);
+
+gboolean meshflow_elements_register(GstPlugin *plugin) {
+  gboolean ok = TRUE;
+  ok &= GST_ELEMENT_REGISTER(mfblur, plugin);
+  return ok;
+}
+
+void meshflow_elements_register_static(void) {
+  static gsize once = 0;
+  if (g_once_init_enter(&once)) {
+    // If the installed plugin is also on the plugin path, the registry already knows "meshflow":
+    // registering again would register every GType twice.
+    GstPlugin *existing = gst_registry_find_plugin(gst_registry_get(), "meshflow");
+    if (existing) {
+      gst_object_unref(existing);
+    } else {
+      gst_plugin_register_static(GST_VERSION_MAJOR, GST_VERSION_MINOR, "meshflow",
+                                 "Meshflow real-time media nodes", meshflow_elements_register,
+                                 VERSION, "LGPL", "meshflow", "meshflow",
+                                 "https://github.com/meshflow/meshflow");
+    }
+    g_once_init_leave(&once, 1);
+  }
+}
