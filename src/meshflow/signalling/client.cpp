@@ -1,0 +1,1 @@
+// placeholder: signalling client library
