@@ -1,1 +1,252 @@
-// placeholder
+// compile(): validate a manifest against the element classes and expand it into a Plan.
+//
+// Link expansion rules (documented in docs/manifest.md):
+//  - one source pad feeding several links gets a `tee`, and each branch its own `queue` (thread);
+//  - a link with `caps:` gets a `capsfilter`;
+//  - raw video/audio gets converters (videoconvert + videoscale, or audioconvert + audioresample)
+//    unless the source's template caps are a subset of the sink's; they run in passthrough when
+//    nothing needs converting. Any other caps mismatch is an error ("incompatible caps");
+//  - a non-request sink pad takes one link only (fan-in needs a mixer).
+#include "meshflow/graph/plan.h"
+
+#include <map>
+#include <set>
+
+#include "meshflow/graph/validate.h"
+
+namespace mf::graph {
+
+using manifest::Link;
+using manifest::Manifest;
+
+const PlanElement *Plan::find(const std::string &name) const {
+  for (const auto &e : elements)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+namespace {
+
+enum class RawKind { None, Video, Audio };
+
+RawKind raw_kind(GstCaps *caps) {
+  if (!caps || gst_caps_is_any(caps) || gst_caps_is_empty(caps)) return RawKind::None;
+  RawKind kind = RawKind::None;
+  for (guint i = 0; i < gst_caps_get_size(caps); i++) {
+    const char *name = gst_structure_get_name(gst_caps_get_structure(caps, i));
+    RawKind k = g_str_equal(name, "video/x-raw")   ? RawKind::Video
+                : g_str_equal(name, "audio/x-raw") ? RawKind::Audio
+                                                   : RawKind::None;
+    if (k == RawKind::None || (kind != RawKind::None && k != kind)) return RawKind::None;
+    kind = k;
+  }
+  return kind;
+}
+
+enum class Need { Nothing, Convert, Impossible };
+
+// What a link from caps `s` to caps `d` needs. Raw media of one kind gets converters unless every
+// format `s` can produce is accepted by `d` (converters in passthrough cost ~nothing, a failed
+// negotiation costs the run); anything else must intersect or the link is an error.
+Need needs(GstCaps *s, GstCaps *d) {
+  RawKind k = raw_kind(s);
+  if (k != RawKind::None && k == raw_kind(d)) return gst_caps_is_subset(s, d) ? Need::Nothing : Need::Convert;
+  return gst_caps_can_intersect(s, d) ? Need::Nothing : Need::Impossible;
+}
+
+std::string caps_summary(GstCaps *caps) {
+  if (!caps || gst_caps_is_any(caps)) return "ANY";
+  std::set<std::string> names;
+  std::string s;
+  for (guint i = 0; i < gst_caps_get_size(caps); i++) {
+    std::string n = gst_structure_get_name(gst_caps_get_structure(caps, i));
+    if (names.insert(n).second) s += (s.empty() ? "" : " or ") + n;
+  }
+  return s.empty() ? "nothing" : s;
+}
+
+class Expander {
+ public:
+  Expander(const Manifest &m, Plan &plan, Diagnostics &diag) : m_(m), plan_(plan), diag_(diag) {
+    for (const auto &n : m.nodes) names_.insert(n.id);
+  }
+
+  std::string unique(const std::string &base) {
+    std::string name = base;
+    for (int i = 2; names_.count(name); i++) name = base + "_" + std::to_string(i);
+    names_.insert(name);
+    return name;
+  }
+
+  std::string add(PlanElement::Role role, const std::string &base, const std::string &factory,
+                  const std::string &node_id, const Location &loc) {
+    PlanElement e;
+    e.role = role;
+    e.name = unique(base);
+    e.factory = factory;
+    e.node_id = node_id;
+    e.loc = loc;
+    plan_.elements.push_back(std::move(e));
+    return plan_.elements.back().name;
+  }
+
+  void link(const std::string &src, const std::string &src_pad, const std::string &dst,
+            const std::string &dst_pad, bool sometimes, const Location &loc) {
+    plan_.links.push_back(PlanLink{src, src_pad, dst, dst_pad, sometimes, loc});
+  }
+
+  // Appends converters for `kind` after `head`; returns the new head.
+  std::string convert(RawKind kind, std::string head, std::string &head_pad, bool &sometimes,
+                      const std::string &node_id, const Location &loc) {
+    const char *f1 = kind == RawKind::Video ? "videoconvert" : "audioconvert";
+    const char *f2 = kind == RawKind::Video ? "videoscale" : "audioresample";
+    std::string c1 = add(PlanElement::Role::Converter, node_id + "_convert", f1, node_id, loc);
+    std::string c2 = add(PlanElement::Role::Converter,
+                         node_id + (kind == RawKind::Video ? "_scale" : "_resample"), f2, node_id, loc);
+    link(head, head_pad, c1, "", sometimes, loc);
+    link(c1, "", c2, "", false, loc);
+    head_pad = "";
+    sometimes = false;
+    return c2;
+  }
+
+  struct Branch {
+    const Link *link;
+    ResolvedEndpoint src, dst;
+    Ptr<GstCaps> caps;  // link caps, may be null
+  };
+
+  // Expands one link from (head, head_pad) to its destination.
+  void expand_branch(Branch &b, std::string head, std::string head_pad, bool sometimes) {
+    const Link &l = *b.link;
+    GstCaps *s = b.src.caps.get();
+    Ptr<GstCaps> filtered;
+    if (b.caps) {
+      switch (needs(s, b.caps.get())) {
+        case Need::Nothing: break;
+        case Need::Convert:
+          head = convert(raw_kind(s), head, head_pad, sometimes, l.to.node, l.loc);
+          break;
+        case Need::Impossible:
+          diag_.add("incompatible-caps", l.caps_loc, l.from.node,
+                    "'" + l.from.str() + "' cannot produce caps '" + l.caps + "'",
+                    "it produces " + caps_summary(s));
+          return;
+      }
+      std::string cf = add(PlanElement::Role::Capsfilter, l.to.node + "_caps", "capsfilter",
+                           l.to.node, l.caps_loc);
+      GValue v = G_VALUE_INIT;
+      g_value_init(&v, GST_TYPE_CAPS);
+      gst_value_set_caps(&v, b.caps.get());
+      plan_.elements.back().properties.push_back(PlanProperty{"caps", OwnedValue::take(&v), l.caps_loc});
+      link(head, head_pad, cf, "", sometimes, l.loc);
+      head = cf;
+      head_pad = "";
+      sometimes = false;
+      s = b.caps.get();
+    }
+    GstCaps *d = b.dst.caps.get();
+    switch (needs(s, d)) {
+      case Need::Nothing: break;
+      case Need::Convert: head = convert(raw_kind(s), head, head_pad, sometimes, l.to.node, l.loc); break;
+      case Need::Impossible:
+        diag_.add("incompatible-caps", l.loc, l.to.node,
+                  "incompatible caps: '" + l.from.str() + "' produces " + caps_summary(s) + " but '" +
+                      l.to.str() + "' accepts " + caps_summary(d),
+                  "insert a node that converts between them (a decoder or encoder)");
+        return;
+    }
+    link(head, head_pad, l.to.node, b.dst.pad_name, sometimes, l.loc);
+  }
+
+  void run(std::vector<ResolvedNode> &nodes) {
+    std::map<std::string, ResolvedNode *> by_id;
+    for (auto &r : nodes) {
+      by_id[r.node->id] = &r;
+      PlanElement e;
+      e.role = PlanElement::Role::Node;
+      e.name = r.node->id;
+      e.factory = r.type.factory;
+      e.fragment = r.node->pipeline;
+      e.node_id = r.node->id;
+      e.loc = r.node->loc;
+      e.properties = r.properties;
+      plan_.elements.push_back(std::move(e));
+    }
+    // Resolve both ends of every link; group by source pad to find fan-out.
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<Branch>> groups;
+    std::map<std::string, const Link *> sink_used;
+    for (const auto &l : m_.links) {
+      auto fi = by_id.find(l.from.node), ti = by_id.find(l.to.node);
+      if (fi == by_id.end() || ti == by_id.end()) continue;  // reported by the loader
+      if (!fi->second->ok || !ti->second->ok) continue;      // reported with the node
+      Branch b{&l, {}, {}, nullptr};
+      bool ok = resolve_endpoint(*fi->second, l.from, GST_PAD_SRC, b.src, diag_);
+      ok = resolve_endpoint(*ti->second, l.to, GST_PAD_SINK, b.dst, diag_) && ok;
+      if (!l.caps.empty()) {
+        b.caps = adopt(gst_caps_from_string(l.caps.c_str()));
+        if (!b.caps) {
+          diag_.add("bad-caps", l.caps_loc, l.from.node, "cannot parse caps '" + l.caps + "'",
+                    "example: video/x-raw,width=640,height=360");
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      if (b.dst.pad && b.dst.pad->presence != GST_PAD_REQUEST) {
+        std::string key = l.to.node + "." + b.dst.pad->name_template;
+        auto [it, fresh] = sink_used.emplace(key, &l);
+        if (!fresh) {
+          diag_.add("sink-already-linked", l.loc, l.to.node,
+                    "pad '" + key + "' already has a link (from '" + it->second->from.str() +
+                        "' at line " + std::to_string(it->second->loc.line) + ")",
+                    "a sink pad takes one stream; merge streams with a mixer (mixer, audiomixer, "
+                    "compositor)");
+          continue;
+        }
+      }
+      std::string key = l.from.node + "." + b.src.pad_name + "|" + l.from.pad;
+      if (!groups.count(key)) order.push_back(key);
+      groups[key].push_back(std::move(b));
+    }
+    for (const auto &key : order) {
+      auto &branches = groups[key];
+      const Link &first = *branches.front().link;
+      const ResolvedEndpoint &src = branches.front().src;
+      bool sometimes = src.pad && src.pad->presence == GST_PAD_SOMETIMES;
+      if (branches.size() == 1) {
+        expand_branch(branches[0], first.from.node, src.pad_name, sometimes);
+        continue;
+      }
+      std::string tee = add(PlanElement::Role::Tee, first.from.node + "_tee", "tee", first.from.node,
+                            first.loc);
+      link(first.from.node, src.pad_name, tee, "", sometimes, first.loc);
+      for (auto &b : branches) {
+        std::string q = add(PlanElement::Role::Queue, b.link->to.node + "_queue", "queue",
+                            b.link->to.node, b.link->loc);
+        link(tee, "", q, "", false, b.link->loc);
+        expand_branch(b, q, "", false);
+      }
+    }
+  }
+
+ private:
+  const Manifest &m_;
+  Plan &plan_;
+  Diagnostics &diag_;
+  std::set<std::string> names_;
+};
+
+}  // namespace
+
+Diagnostics compile(const Manifest &m, const Registry &registry, Plan &out) {
+  out = Plan{};
+  out.manifest_file = m.file;
+  Diagnostics diag = check_cycles(m);
+  std::vector<ResolvedNode> nodes;
+  diag.append(resolve_nodes(m, registry, nodes));
+  Expander(m, out, diag).run(nodes);
+  return diag;
+}
+
+}  // namespace mf::graph

@@ -1,0 +1,90 @@
+// Stage 2 of loading: check a parsed manifest against the element classes (types, GParamSpecs,
+// pad templates, caps, cycles) and expand it into a Plan — the exact list of elements (nodes plus
+// the tees, queues, capsfilters and converters the links need) and pad links.
+//
+// The Plan is the single source for building (builder.h) and for --print-gst (the equivalent
+// gst-launch-1.0 line), so the two can never disagree.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <string>
+#include <vector>
+
+#include "meshflow/error.h"
+#include "meshflow/graph/registry.h"
+#include "meshflow/manifest/model.h"
+
+namespace mf::graph {
+
+/// An owned GValue with value semantics.
+class OwnedValue {
+ public:
+  OwnedValue() = default;
+  explicit OwnedValue(const GValue *v) { copy_from(v); }
+  OwnedValue(const OwnedValue &o) { copy_from(&o.v_); }
+  OwnedValue &operator=(const OwnedValue &o) {
+    if (this != &o) {
+      reset();
+      copy_from(&o.v_);
+    }
+    return *this;
+  }
+  ~OwnedValue() { reset(); }
+  /// Take the contents of an initialised GValue (leaves `v` unset).
+  static OwnedValue take(GValue *v) {
+    OwnedValue o;
+    o.v_ = *v;
+    *v = G_VALUE_INIT;
+    return o;
+  }
+  const GValue *get() const { return &v_; }
+
+ private:
+  void copy_from(const GValue *v) {
+    if (G_IS_VALUE(v)) {
+      g_value_init(&v_, G_VALUE_TYPE(v));
+      g_value_copy(v, &v_);
+    }
+  }
+  void reset() {
+    if (G_IS_VALUE(&v_)) g_value_unset(&v_);
+  }
+  GValue v_ = G_VALUE_INIT;
+};
+
+struct PlanProperty {
+  std::string name;
+  OwnedValue value;
+  Location loc;
+};
+
+struct PlanElement {
+  enum class Role { Node, Tee, Queue, Capsfilter, Converter };
+  Role role = Role::Node;
+  std::string name;      // element name in the pipeline (the node id for nodes)
+  std::string factory;   // element factory; empty for a `gst` fragment
+  std::string fragment;  // gst-launch fragment for `type: gst`
+  std::string node_id;   // the manifest node this element belongs to
+  Location loc;          // where that node (or link, for inserted elements) is in the manifest
+  std::vector<PlanProperty> properties;
+};
+
+struct PlanLink {
+  std::string src, src_pad;  // src_pad empty: any compatible pad
+  std::string dst, dst_pad;
+  bool src_sometimes = false;  // the src pad appears later (pad-added)
+  Location loc;                // the manifest link
+};
+
+struct Plan {
+  std::string manifest_file;
+  std::vector<PlanElement> elements;
+  std::vector<PlanLink> links;
+  const PlanElement *find(const std::string &name) const;
+};
+
+/// Validate `m` against the element classes and expand it. Collects every error it can.
+Diagnostics compile(const manifest::Manifest &m, const Registry &registry, Plan &out);
+
+}  // namespace mf::graph

@@ -1,0 +1,66 @@
+// A Session owns one GstPipeline built from a manifest's Plan, its bus watch, and the mapping of
+// bus messages back to manifest nodes. One session = one room = one pipeline; an error ends that
+// session only (the owner decides what to do: the launcher exits, a server tears the room down).
+//
+// Everything runs on the GMainContext that is thread-default when the session is created.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "meshflow/error.h"
+#include "meshflow/graph/builder.h"
+#include "meshflow/graph/plan.h"
+#include "meshflow/sdk/ptr.h"
+
+namespace mf::session {
+
+struct SessionOptions {
+  std::string name = "meshflow";  // pipeline name
+  std::string dot_dir;            // write a .dot graph on every state change (and error) here
+  bool verbose = false;           // property notifications, like gst-launch-1.0 -v
+  /// Where verbose and informational lines go (default: stdout).
+  std::function<void(const std::string &)> print;
+};
+
+class Session {
+ public:
+  /// Build the pipeline (stage 3). nullptr with diagnostics on failure.
+  static std::unique_ptr<Session> create(const graph::Plan &plan, SessionOptions opts,
+                                         Diagnostics &diag);
+  ~Session();
+
+  /// Set the pipeline to PLAYING. Errors (with node and location) go to on_error.
+  bool start(Diagnostics &diag);
+  /// Ask every source to finish: on_eos fires once the sinks have drained.
+  void send_eos();
+  /// Stop now (NULL state). Idempotent.
+  void stop();
+
+  GstPipeline *pipeline() const { return GST_PIPELINE(pipeline_.get()); }
+  graph::Graph &graph() { return graph_; }
+  /// Write a dot file named `<dir>/<seq>-<name>-<label>.dot` (no-op without dot_dir).
+  void dump_dot(const std::string &label);
+
+  std::function<void()> on_eos;
+  std::function<void(const Error &)> on_error;
+
+ private:
+  Session() = default;
+  static gboolean bus_cb(GstBus *, GstMessage *, gpointer self);
+  void handle(GstMessage *msg);
+  Error error_from(GstMessage *msg) const;
+
+  SessionOptions opts_;
+  std::string manifest_file_;
+  Ptr<GstElement> pipeline_;
+  graph::Graph graph_;
+  Ptr<GSource> bus_source_;
+  gulong notify_watch_ = 0;
+  int dot_seq_ = 0;
+};
+
+}  // namespace mf::session

@@ -1,0 +1,204 @@
+// End-to-end tests of meshflow-launch and meshflow-inspect as a user runs them: real processes,
+// real manifests (every file in manifests/), exit codes, messages, --print-gst lines run by
+// gst-launch-1.0.
+#include <gtest/gtest.h>
+#include <json-glib/json-glib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "process.h"
+
+using namespace mf::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string launch() { return env_path("MESHFLOW_LAUNCH"); }
+std::string inspect() { return env_path("MESHFLOW_INSPECT"); }
+
+std::vector<std::string> shipped_manifests() {
+  std::vector<std::string> out;
+  for (auto &e : fs::directory_iterator(env_path("MESHFLOW_TEST_MANIFESTS")))
+    if (e.path().extension() == ".yaml") out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string write_file(const std::string &dir, const std::string &name, const std::string &text) {
+  std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+bool parses_as_json(const std::string &text) {
+  JsonParser *p = json_parser_new();
+  bool ok = json_parser_load_from_data(p, text.c_str(), -1, nullptr) && json_parser_get_root(p);
+  g_object_unref(p);
+  return ok;
+}
+
+TEST(Launch, EveryShippedManifestValidates) {
+  auto manifests = shipped_manifests();
+  ASSERT_FALSE(manifests.empty());
+  for (const auto &m : manifests) {
+    auto r = run_process({launch(), "--validate", m});
+    EXPECT_EQ(r.exit_status, 0) << m << "\n" << r.err;
+    EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
+  }
+}
+
+TEST(Launch, EveryShippedManifestRunsToEos) {
+  for (const auto &m : shipped_manifests()) {
+    std::string out = make_temp_dir();
+    auto r = run_process({launch(), "--no-server", m}, {{"MESHFLOW_OUT_DIR", out}}, 120);
+    EXPECT_EQ(r.exit_status, 0) << m << "\n" << r.err;
+    EXPECT_NE(r.err.find("end of stream"), std::string::npos) << m << "\n" << r.err;
+  }
+}
+
+TEST(Launch, DefaultManifestLeavesAVideoAndSnapshots) {
+  std::string out = make_temp_dir();
+  std::string m = env_path("MESHFLOW_TEST_MANIFESTS") + "/default.yaml";
+  auto r = run_process({launch(), "--no-server", m}, {{"MESHFLOW_OUT_DIR", out}}, 120);
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  ASSERT_TRUE(fs::exists(out + "/meshflow-blurred.webm"));
+  EXPECT_GT(fs::file_size(out + "/meshflow-blurred.webm"), 10000u);
+  int pngs = 0;
+  for (auto &e : fs::directory_iterator(out)) pngs += e.path().extension() == ".png";
+  EXPECT_GE(pngs, 3);
+}
+
+TEST(Launch, PrintGstLineRunsWithGstLaunch) {
+  for (const auto &m : shipped_manifests()) {
+    std::string out = make_temp_dir();
+    auto r = run_process({launch(), "--print-gst", m}, {{"MESHFLOW_OUT_DIR", out}});
+    ASSERT_EQ(r.exit_status, 0) << m << "\n" << r.err;
+    ASSERT_EQ(r.out.rfind("GST_PLUGIN_PATH=", 0), 0u) << "uses mfblur, so it needs the plugin path: " << r.out;
+    // The line is for a shell: run it through one. GST_REGISTRY keeps the test's registry private.
+    auto g = run_process({"/bin/sh", "-c", r.out},
+                         {{"GST_REGISTRY", out + "/registry.bin"}}, 120);
+    EXPECT_EQ(g.exit_status, 0) << m << "\n" << r.out << "\n" << g.out << g.err;
+    EXPECT_NE(g.out.find("Got EOS"), std::string::npos) << g.out;
+  }
+}
+
+TEST(Launch, InvalidManifestExits2WithLocation) {
+  std::string dir = make_temp_dir();
+  std::string bad = write_file(dir, "bad.yaml",
+                               "version: 1\nnodes:\n  - {id: cam, type: videotestsrc}\n"
+                               "  - {id: fx, type: blur, properties: {sigmaa: 3}}\n");
+  auto r = run_process({launch(), "--no-server", bad});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("bad.yaml:4:38: error: node 'fx': 'blur' has no property 'sigmaa' "
+                       "(did you mean 'sigma'?"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(Launch, UsageErrorsExit2) {
+  auto r = run_process({launch()});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("no manifest given"), std::string::npos) << r.err;
+  r = run_process({launch(), "--frobnicate", "x.yaml"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("unknown option '--frobnicate'"), std::string::npos) << r.err;
+  r = run_process({launch(), "--no-server", "/nonexistent/manifest.yaml"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("/nonexistent/manifest.yaml"), std::string::npos) << r.err;
+}
+
+TEST(Launch, RuntimeErrorExits1NamingTheNode) {
+  std::string dir = make_temp_dir();
+  std::string m = write_file(dir, "runtime.yaml",
+                             "version: 1\nnodes:\n  - {id: tone, type: audiotestsrc}\n"
+                             "  - id: out\n    type: filesink\n    properties: {location: /nonexistent-dir/a.raw}\n"
+                             "links:\n  - {from: tone, to: out}\n");
+  auto r = run_process({launch(), "--no-server", m});
+  EXPECT_EQ(r.exit_status, 1) << r.err;
+  EXPECT_NE(r.err.find("runtime.yaml:4:5: error: node 'out': out:"), std::string::npos) << r.err;
+}
+
+TEST(Launch, InterruptSendsEosAndExitsCleanly) {
+  std::string dir = make_temp_dir();
+  std::string m = write_file(dir, "live.yaml",
+                             "version: 1\nnodes:\n  - {id: cam, type: videotestsrc, properties: {is-live: true}}\n"
+                             "  - {id: fx, type: blur}\n  - {id: out, type: fakesink}\n"
+                             "links:\n  - {from: cam, to: fx, caps: \"video/x-raw,width=160,height=120\"}\n"
+                             "  - {from: fx, to: out}\n");
+  auto r = run_process({launch(), "--no-server", m}, {}, 60, 1.5);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.err.find("sending EOS"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("end of stream"), std::string::npos) << r.err;
+}
+
+TEST(Launch, VerbosePrintsNegotiatedCaps) {
+  std::string m = env_path("MESHFLOW_TEST_MANIFESTS") + "/fragment.yaml";
+  auto r = run_process({launch(), "--no-server", "-v", m});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("/GstPipeline:fragment/GstMfBlur:face_blur.GstPad:src: caps = video/x-raw"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(Launch, DotDirGetsAGraphPerStateChange) {
+  std::string dir = make_temp_dir() + "/dots";
+  std::string m = env_path("MESHFLOW_TEST_MANIFESTS") + "/fragment.yaml";
+  auto r = run_process({launch(), "--no-server", "--dot", dir, m});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  std::vector<std::string> names;
+  for (auto &e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  auto has = [&](const char *part) {
+    return std::any_of(names.begin(), names.end(), [&](auto &n) { return n.find(part) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("NULL_READY"));
+  EXPECT_TRUE(has("PAUSED_PLAYING"));
+  EXPECT_TRUE(has("eos"));
+}
+
+TEST(Launch, SetOverridesAProperty) {
+  std::string m = env_path("MESHFLOW_TEST_MANIFESTS") + "/fragment.yaml";
+  auto r = run_process({launch(), "--print-gst", "--set", "face_blur.sigma=12.5", m});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("sigma=12.5"), std::string::npos) << r.out;
+  r = run_process({launch(), "--validate", "--set", "face_blur.sigma=99", m});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("out of range (allowed: 0..64)"), std::string::npos) << r.err;
+}
+
+TEST(Launch, SchemaIsJson) {
+  auto r = run_process({launch(), "--schema"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_TRUE(parses_as_json(r.out));
+  EXPECT_NE(r.out.find("\"blur\""), std::string::npos);
+}
+
+TEST(Inspect, DescribesNodes) {
+  auto r = run_process({inspect(), "blur"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("element factory: mfblur"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sigma"), std::string::npos);
+  r = run_process({inspect(), "--json", "blur"});
+  ASSERT_EQ(r.exit_status, 0);
+  EXPECT_TRUE(parses_as_json(r.out));
+  r = run_process({inspect(), "--json"});
+  ASSERT_EQ(r.exit_status, 0);
+  EXPECT_TRUE(parses_as_json(r.out));
+  EXPECT_NE(r.out.find("\"videotestsrc\""), std::string::npos);
+  r = run_process({inspect(), "videotestsrc"});
+  EXPECT_NE(r.out.find("pattern"), std::string::npos);
+  r = run_process({inspect(), "blurr"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("did you mean 'blur'?"), std::string::npos) << r.err;
+}
+
+TEST(Inspect, NodesDocIsUpToDate) {
+  auto r = run_process({inspect(), "--markdown"});
+  ASSERT_EQ(r.exit_status, 0);
+  std::ifstream in(env_path("MESHFLOW_SOURCE_ROOT") + "/docs/nodes.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(doc, r.out) << "docs/nodes.md is stale: run build/src/tools/meshflow-inspect --markdown > docs/nodes.md";
+}
+
+}  // namespace
