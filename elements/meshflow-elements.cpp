@@ -1,10 +1,14 @@
 #include "meshflow-elements.h"
 
 GST_ELEMENT_REGISTER_DECLARE(mfblur);
+GST_ELEMENT_REGISTER_DECLARE(mfmixer);
+GST_ELEMENT_REGISTER_DECLARE(mfjittersync);
 
 gboolean meshflow_elements_register(GstPlugin *plugin) {
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(mfblur, plugin);
+  ok &= GST_ELEMENT_REGISTER(mfmixer, plugin);
+  ok &= GST_ELEMENT_REGISTER(mfjittersync, plugin);
   return ok;
 }
 
