@@ -88,8 +88,16 @@ Diagnostics Graph::build(const Plan &plan, GstBin *bin, const std::string &suffi
     remove();
     return diag;
   }
-  if (sync_state)
-    for (const auto &m : members_) gst_element_sync_state_with_parent(m.element.get());
+  if (sync_state) {
+    // Downstream first: a source that starts pushing into an element still in NULL gets FLUSHING
+    // and stops for good.
+    for (const auto &m : members_)
+      if (!GST_OBJECT_FLAG_IS_SET(m.element.get(), GST_ELEMENT_FLAG_SOURCE))
+        gst_element_sync_state_with_parent(m.element.get());
+    for (const auto &m : members_)
+      if (GST_OBJECT_FLAG_IS_SET(m.element.get(), GST_ELEMENT_FLAG_SOURCE))
+        gst_element_sync_state_with_parent(m.element.get());
+  }
   return diag;
 }
 

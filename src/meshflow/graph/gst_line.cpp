@@ -22,6 +22,18 @@ std::string launch_value(const std::string &v) {
   return q + "\"";
 }
 
+// gst-launch-1.0 treats each argv word as one token (it escapes spaces inside a word), so a
+// fragment is split into words the way a shell would split it.
+void push_fragment(std::vector<std::string> &args, const std::string &fragment) {
+  gchar **words = nullptr;
+  if (g_shell_parse_argv(fragment.c_str(), nullptr, &words, nullptr)) {
+    for (gchar **w = words; *w; w++) args.push_back(*w);
+    g_strfreev(words);
+  } else {
+    args.push_back(fragment);
+  }
+}
+
 }  // namespace
 
 std::string shell_quote(const std::string &w) {
@@ -40,31 +52,61 @@ std::string shell_quote(const std::string &w) {
 }
 
 std::vector<std::string> gst_launch_args(const Plan &plan) {
+  // gst-launch-1.0 cannot link into a named bin from outside, so a `gst` fragment is written inline
+  // in the chain that passes through it: `in. ! <fragment> ! out.`. The builder ghosts a fragment's
+  // single unlinked sink and src pad, and a sink pad takes one link, so there is at most one link
+  // in and one out (fan-out from a fragment goes through a tee).
   std::vector<std::string> args;
+  auto is_fragment = [&](const std::string &name) {
+    const PlanElement *e = plan.find(name);
+    return e && !e->fragment.empty();
+  };
   for (const auto &e : plan.elements) {
-    if (!e.fragment.empty()) {
-      // A fragment becomes a named bin whose unlinked pads gst-launch ghosts when linked.
-      args.push_back("bin");
-      args.push_back("name=" + e.name);
-      args.push_back("(");
-      gchar **words = nullptr;
-      if (g_shell_parse_argv(e.fragment.c_str(), nullptr, &words, nullptr)) {
-        for (gchar **w = words; *w; w++) args.push_back(*w);
-        g_strfreev(words);
-      } else {
-        args.push_back(e.fragment);
-      }
-      args.push_back(")");
-      continue;
-    }
+    if (!e.fragment.empty()) continue;
     args.push_back(e.factory);
     args.push_back("name=" + e.name);
-    for (const auto &p : e.properties) args.push_back(p.name + "=" + launch_value(gvalue_to_string(p.value.get())));
+    for (const auto &p : e.properties)
+      args.push_back(p.name + "=" + launch_value(gvalue_to_string(p.value.get())));
   }
-  for (const auto &l : plan.links) {
-    args.push_back(l.src + "." + l.src_pad);
-    args.push_back("!");
-    args.push_back(l.dst + "." + l.dst_pad);
+  auto ref = [](const std::string &el, const std::string &pad) { return el + "." + pad; };
+  std::vector<bool> used(plan.links.size(), false);
+  for (size_t i = 0; i < plan.links.size(); i++) {
+    if (used[i]) continue;
+    const PlanLink &l = plan.links[i];
+    used[i] = true;
+    if (is_fragment(l.src)) {
+      // A fragment with no link in: it starts the chain.
+      push_fragment(args, plan.find(l.src)->fragment);
+    } else {
+      args.push_back(ref(l.src, l.src_pad));
+    }
+    std::string dst = l.dst, dst_pad = l.dst_pad;
+    // Follow the chain through fragments.
+    while (is_fragment(dst)) {
+      args.push_back("!");
+      push_fragment(args, plan.find(dst)->fragment);
+      size_t next = plan.links.size();
+      for (size_t j = 0; j < plan.links.size(); j++)
+        if (!used[j] && plan.links[j].src == dst) next = j;
+      if (next == plan.links.size()) {
+        dst.clear();
+        break;
+      }
+      used[next] = true;
+      dst = plan.links[next].dst;
+      dst_pad = plan.links[next].dst_pad;
+    }
+    if (!dst.empty()) {
+      args.push_back("!");
+      args.push_back(ref(dst, dst_pad));
+    }
+  }
+  // Fragments with no links at all.
+  for (const auto &e : plan.elements) {
+    if (e.fragment.empty()) continue;
+    bool linked = false;
+    for (const auto &l : plan.links) linked |= l.src == e.name || l.dst == e.name;
+    if (!linked) push_fragment(args, e.fragment);
   }
   return args;
 }

@@ -356,6 +356,16 @@ std::string gvalue_to_string(const GValue *v) {
     g_type_class_unref(klass);
     return s;
   }
+  if (GST_VALUE_HOLDS_CAPS(v)) {
+    const GstCaps *caps = gst_value_get_caps(v);
+    CharPtr s = adopt(caps ? gst_caps_to_string(caps) : g_strdup("NULL"));
+    return s.get();
+  }
+  if (GST_VALUE_HOLDS_STRUCTURE(v)) {
+    const GstStructure *st = gst_value_get_structure(v);
+    CharPtr s = adopt(st ? gst_structure_to_string(st) : g_strdup("NULL"));
+    return s.get();
+  }
   if (G_VALUE_HOLDS(v, G_TYPE_STRV)) {
     auto **strv = static_cast<gchar **>(g_value_get_boxed(v));
     std::string s = "<";

@@ -23,6 +23,9 @@ struct LoadOptions {
   std::size_t max_bytes = 1 << 20;    // file size cap
   std::size_t max_values = 100000;    // values after alias expansion
   int max_depth = 64;                 // nesting depth
+  /// Total bytes of scalar text after alias and ${ENV} expansion (bounds memory the way
+  /// max_values bounds the number of values: `&a "<1000 chars>"` aliased many times).
+  std::size_t max_expanded_bytes = 16 << 20;
 };
 
 /// Parse and structurally validate. On failure `out` is unspecified and the diagnostics say why.

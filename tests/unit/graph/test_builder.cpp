@@ -101,7 +101,7 @@ TEST(Builder, SometimesPadsAreLinkedWhenTheyAppear) {
   auto plan = plan_of(
       "version: 1\nnodes:\n"
       "  - {id: tone, type: audiotestsrc, properties: {num-buffers: 10}}\n"
-      "  - {id: wav, type: wavenc}\n  - {id: parse, type: wavparse}\n"
+      "  - {id: wav, type: wavenc}\n  - {id: parse, type: decodebin}\n"
       "  - {id: out, type: fakesink}\n"
       "links:\n  - {from: tone, to: wav}\n  - {from: wav, to: parse}\n  - {from: parse, to: out}\n");
   guint64 got = 0;
@@ -129,7 +129,10 @@ TEST(Builder, ChainAddedAndRemovedWhilePlaying) {
       "  - {id: out, type: fakesink, properties: {sync: true}}\nlinks:\n  - {from: tick, to: out}\n");
   auto chain = plan_of(
       "version: 1\nnodes:\n  - {id: cam, type: videotestsrc, properties: {is-live: true}}\n"
-      "  - {id: blur, type: blur, properties: {sigma: 1}}\n  - {id: out, type: fakesink}\nlinks:\n"
+      "  - {id: blur, type: blur, properties: {sigma: 1}}\n"
+      // A sink added to a PLAYING live pipeline must not preroll (async) or the pipeline loses
+      // its state waiting for a preroll that live sources never give in PAUSED.
+      "  - {id: out, type: fakesink, properties: {async: false}}\nlinks:\n"
       "  - {from: cam, to: blur, caps: \"video/x-raw,width=32,height=32\"}\n  - {from: blur, to: out}\n");
   GstElement *pipe = gst_pipeline_new("p");
   graph::Graph g;
@@ -149,7 +152,7 @@ TEST(Builder, ChainAddedAndRemovedWhilePlaying) {
       g_usleep(10000);
       g_object_get(out, "last-sample", &sample, nullptr);
     }
-    EXPECT_NE(sample, nullptr) << "chain did not flow";
+    EXPECT_NE(sample, nullptr) << "chain did not flow in round " << round;
     if (sample) gst_sample_unref(sample);
     peer.remove();
     EXPECT_EQ(gst_bin_get_by_name(GST_BIN(pipe), ("out/peer" + std::to_string(round)).c_str()), nullptr);

@@ -29,7 +29,7 @@ struct BadCase {
 const char *kHeader = "version: 1\nnodes:\n";
 
 const BadCase kBad[] = {
-    {"unknown_type", "  - {id: a, type: blurr}\n", 3, 20, "a", "unknown node type 'blurr' (did you mean 'blur'?"},
+    {"unknown_type", "  - {id: a, type: blurr}\n", 3, 19, "a", "unknown node type 'blurr' (did you mean 'blur'?"},
     {"unknown_property", "  - {id: a, type: blur, properties: {sigmaa: 3}}\n", 3, 38, "a",
      "'blur' has no property 'sigmaa' (did you mean 'sigma'?"},
     {"out_of_range", "  - {id: a, type: blur, properties: {sigma: 100}}\n", 3, 45, "a",
@@ -42,7 +42,7 @@ const BadCase kBad[] = {
      "expected a boolean, got 'maybe' (allowed: true, false)"},
     {"list_for_int", "  - {id: a, type: videotestsrc, properties: {num-buffers: [1, 2]}}\n", 3, 59, "a",
      "expected an integer, got a list"},
-    {"negative_uint", "  - {id: a, type: queue, properties: {max-size-buffers: -1}}\n", 3, 56, "a",
+    {"negative_uint", "  - {id: a, type: queue, properties: {max-size-buffers: -1}}\n", 3, 57, "a",
      "expected a non-negative integer, got '-1'"},
     {"read_only", "  - {id: a, type: fakesink, properties: {last-sample: x}}\n", 3, 42, "a",
      "property 'last-sample' of 'fakesink' is read-only"},
@@ -50,13 +50,13 @@ const BadCase kBad[] = {
      "property 'name' is set by Meshflow"},
     {"bad_fragment", "  - {id: a, type: gst, pipeline: \"videoconvert ! nosuchelement\"}\n", 3, 34, "a",
      "invalid pipeline fragment"},
-    {"props_on_fragment", "  - {id: a, type: gst, pipeline: identity, properties: {silent: true}}\n", 3, 58,
+    {"props_on_fragment", "  - {id: a, type: gst, pipeline: identity, properties: {silent: true}}\n", 3, 57,
      "a", "a 'gst' node takes no properties"},
     {"unknown_pad",
      "  - {id: a, type: videotestsrc}\n  - {id: b, type: fakesink}\nlinks:\n  - {from: a.video, to: b}\n", 6,
-     11, "a", "'videotestsrc' has no src pad 'video' (valid: src)"},
+     12, "a", "'videotestsrc' has no src pad 'video' (valid: src)"},
     {"sink_has_no_src",
-     "  - {id: a, type: fakesink}\n  - {id: b, type: fakesink}\nlinks:\n  - {from: a, to: b}\n", 6, 11, "a",
+     "  - {id: a, type: fakesink}\n  - {id: b, type: fakesink}\nlinks:\n  - {from: a, to: b}\n", 6, 12, "a",
      "'fakesink' has no src pads"},
     {"incompatible_caps",
      "  - {id: a, type: audiotestsrc}\n  - {id: b, type: blur}\nlinks:\n  - {from: a, to: b}\n", 6, 5, "b",
@@ -64,19 +64,19 @@ const BadCase kBad[] = {
     {"caps_not_producible",
      "  - {id: a, type: audiotestsrc}\n  - {id: b, type: fakesink}\nlinks:\n"
      "  - {from: a, to: b, caps: video/x-raw}\n",
-     6, 29, "a", "'a' cannot produce caps 'video/x-raw' (it produces audio/x-raw)"},
+     6, 28, "a", "'a' cannot produce caps 'video/x-raw' (it produces audio/x-raw)"},
     {"bad_caps",
      "  - {id: a, type: audiotestsrc}\n  - {id: b, type: fakesink}\nlinks:\n"
      "  - {from: a, to: b, caps: \"audio/x-raw,rate=(int)abc\"}\n",
-     6, 29, "a", "cannot parse caps"},
+     6, 28, "a", "cannot parse caps"},
     {"cycle",
      "  - {id: a, type: identity}\n  - {id: b, type: identity}\n  - {id: c, type: identity}\nlinks:\n"
      "  - {from: a, to: b}\n  - {from: b, to: c}\n  - {from: c, to: a}\n",
-     10, 5, "c", "links form a cycle: a -> b -> c -> a"},
+     9, 5, "c", "links form a cycle: a -> b -> c -> a"},
     {"fan_in",
      "  - {id: a, type: audiotestsrc}\n  - {id: b, type: audiotestsrc}\n  - {id: s, type: fakesink}\n"
      "links:\n  - {from: a, to: s}\n  - {from: b, to: s}\n",
-     9, 5, "s", "pad 's.sink' already has a link (from 'a' at line 8)"},
+     8, 5, "s", "pad 's.sink' already has a link (from 'a' at line 7)"},
 };
 
 class BadManifest : public ::testing::TestWithParam<BadCase> {};
@@ -152,7 +152,7 @@ TEST(Plan, RequestAndSometimesPadsResolve) {
   graph::Plan p;
   Diagnostics d = compile_text(std::string(kHeader) +
                                    "  - {id: a, type: audiotestsrc}\n  - {id: b, type: audiotestsrc}\n"
-                                   "  - {id: mix, type: audiomixer}\n  - {id: parse, type: wavparse}\n"
+                                   "  - {id: mix, type: audiomixer}\n  - {id: parse, type: decodebin}\n"
                                    "  - {id: s, type: fakesink}\nlinks:\n"
                                    "  - {from: a, to: mix.sink_%u}\n  - {from: b, to: mix}\n"
                                    "  - {from: parse.src, to: s}\n",
