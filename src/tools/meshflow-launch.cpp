@@ -20,6 +20,8 @@
 #include "meshflow/manifest/loader.h"
 #include "meshflow/manifest/schema.h"
 #include "meshflow/session/session.h"
+#include "meshflow/signalling/server.h"
+#include "meshflow/signalling/token.h"
 
 using namespace mf;
 
@@ -58,6 +60,37 @@ gboolean on_signal(gpointer data) {
 
 void print_diagnostics(const Diagnostics &d) { std::fputs(d.format().c_str(), stderr); }
 
+bool split_host_port(const std::string &listen, std::string &host, unsigned &port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  char *end = nullptr;
+  long p = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end || p < 0 || p > 65535) return false;
+  port = (unsigned)p;
+  return true;
+}
+
+// The embedded signalling server of `session.signalling: embedded` (the default): the launcher's
+// one HTTP port, where later /ws, /metrics and /client live too.
+std::unique_ptr<signalling::Server> start_server(const manifest::Manifest &m, const std::string &listen,
+                                                 std::string &error) {
+  std::string host;
+  unsigned port = 0;
+  if (!split_host_port(listen, host, port)) {
+    error = "--listen wants HOST:PORT, got '" + listen + "'";
+    return nullptr;
+  }
+  signalling::ServerConfig cfg = signalling::ServerConfig::from_env();
+  cfg.max_peers_per_room = (size_t)m.session.max_peers;
+  cfg.metrics_endpoint = true;
+  for (const auto &s : m.session.ice_servers) cfg.ice_servers.push_back({s.urls, s.username, s.credential});
+  auto server = std::make_unique<signalling::Server>(cfg);
+  if (!server->listen(host, port, &error)) return nullptr;
+  return server;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -71,6 +104,21 @@ int main(int argc, char **argv) {
   }
   if (opts.help) {
     std::fputs(tools::launch_usage(), stdout);
+    return kExitOk;
+  }
+  if (!opts.token_room.empty()) {
+    const char *secret = g_getenv("MESHFLOW_SECRET");
+    if (!secret || !*secret) {
+      std::fprintf(stderr, "meshflow-launch: --token needs MESHFLOW_SECRET (the server's secret) in the environment\n");
+      return kExitUsage;
+    }
+    std::string token = signalling::issue_token(secret, opts.token_room, opts.token_user, opts.token_ttl);
+    if (token.empty()) {
+      std::fprintf(stderr, "meshflow-launch: cannot issue a token for room '%s' user '%s' (empty or longer than 128 bytes)\n",
+                   opts.token_room.c_str(), opts.token_user.c_str());
+      return kExitUsage;
+    }
+    std::printf("%s\n", token.c_str());
     return kExitOk;
   }
   graph::Registry registry;
@@ -140,6 +188,17 @@ int main(int argc, char **argv) {
     app.exit_code = kExitRuntime;
     g_main_loop_quit(app.loop);
   };
+  std::unique_ptr<signalling::Server> server;
+  if (!opts.no_server && m.session.signalling == "embedded") {
+    std::string error;
+    server = start_server(m, opts.listen, error);
+    if (!server) {
+      std::fprintf(stderr, "meshflow-launch: signalling server: %s\n", error.c_str());
+      return kExitRuntime;
+    }
+    std::fprintf(stderr, "meshflow-launch: signalling on %s (room '%s')\n", server->url().c_str(),
+                 m.session.room.c_str());
+  }
   guint sigint = g_unix_signal_add(SIGINT, on_signal, &app);
   guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &app);
 
@@ -155,6 +214,8 @@ int main(int argc, char **argv) {
   g_source_remove(sigint);
   g_source_remove(sigterm);
   app.session.reset();
+  if (server) server->shutdown();
+  server.reset();
   g_main_loop_unref(app.loop);
   return app.exit_code;
 }

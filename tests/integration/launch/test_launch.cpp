@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "meshflow/signalling/token.h"
 #include "process.h"
+#include <gio/gio.h>
 
 using namespace mf::test;
 namespace fs = std::filesystem;
@@ -51,8 +53,10 @@ TEST(Launch, EveryShippedManifestValidates) {
 TEST(Launch, EveryShippedManifestRunsToEos) {
   for (const auto &m : shipped_manifests()) {
     std::string out = make_temp_dir();
-    auto r = run_process({launch(), "--no-server", m}, {{"MESHFLOW_OUT_DIR", out}}, 120);
+    // With the embedded signalling server on an ephemeral loopback port, as users run it.
+    auto r = run_process({launch(), "--listen", "127.0.0.1:0", m}, {{"MESHFLOW_OUT_DIR", out}}, 120);
     EXPECT_EQ(r.exit_status, 0) << m << "\n" << r.err;
+    EXPECT_NE(r.err.find("signalling on ws://127.0.0.1:"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("end of stream"), std::string::npos) << m << "\n" << r.err;
   }
 }
@@ -173,6 +177,37 @@ TEST(Launch, SchemaIsJson) {
   ASSERT_EQ(r.exit_status, 0) << r.err;
   EXPECT_TRUE(parses_as_json(r.out));
   EXPECT_NE(r.out.find("\"blur\""), std::string::npos);
+}
+
+TEST(Launch, TokenNeedsTheSecretAndVerifies) {
+  auto r = run_process({launch(), "--token", "demo", "alice"}, {{"MESHFLOW_SECRET", ""}});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("MESHFLOW_SECRET"), std::string::npos) << r.err;
+  r = run_process({launch(), "--token", "demo", "alice", "--token-ttl", "60"}, {{"MESHFLOW_SECRET", "s3cret"}});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  std::string token = r.out.substr(0, r.out.find('\n'));
+  mf::signalling::TokenVerifier verifier("s3cret");
+  mf::signalling::TokenClaims claims;
+  EXPECT_EQ(verifier.verify(token, "demo", &claims), mf::signalling::TokenError::None);
+  EXPECT_EQ(claims.user, "alice");
+  EXPECT_LE(claims.expires - claims.not_before, 60);
+  EXPECT_NE(verifier.verify(token, "other-room"), mf::signalling::TokenError::None);
+}
+
+TEST(Launch, BusyListenPortIsARuntimeError) {
+  GSocketListener *l = g_socket_listener_new();
+  guint16 port = g_socket_listener_add_any_inet_port(l, nullptr, nullptr);
+  ASSERT_NE(port, 0);
+  std::string m = env_path("MESHFLOW_TEST_MANIFESTS") + "/audio-tone.yaml";
+  // add_any_inet_port binds the wildcard address, so 127.0.0.1:port is taken as well.
+  auto r = run_process({launch(), "--listen", "127.0.0.1:" + std::to_string(port), m});
+  EXPECT_EQ(r.exit_status, 1) << r.err;
+  EXPECT_NE(r.err.find("signalling server:"), std::string::npos) << r.err;
+  g_socket_listener_close(l);
+  g_object_unref(l);
+  r = run_process({launch(), "--listen", "nonsense", m});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_NE(r.err.find("--listen wants HOST:PORT"), std::string::npos) << r.err;
 }
 
 TEST(Inspect, DescribesNodes) {
