@@ -3,12 +3,16 @@
 GST_ELEMENT_REGISTER_DECLARE(mfblur);
 GST_ELEMENT_REGISTER_DECLARE(mfmixer);
 GST_ELEMENT_REGISTER_DECLARE(mfjittersync);
+GST_ELEMENT_REGISTER_DECLARE(mfwebrtcsrc);
+GST_ELEMENT_REGISTER_DECLARE(mfwebrtcsink);
 
 gboolean meshflow_elements_register(GstPlugin *plugin) {
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(mfblur, plugin);
   ok &= GST_ELEMENT_REGISTER(mfmixer, plugin);
   ok &= GST_ELEMENT_REGISTER(mfjittersync, plugin);
+  ok &= GST_ELEMENT_REGISTER(mfwebrtcsrc, plugin);
+  ok &= GST_ELEMENT_REGISTER(mfwebrtcsink, plugin);
   return ok;
 }
 
