@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "launch_options.h"
+#include "web_routes.h"
 #include "meshflow/graph/gst_line.h"
 #include "meshflow/graph/plan.h"
 #include "meshflow/graph/registry.h"
@@ -198,6 +199,14 @@ int main(int argc, char **argv) {
     }
     std::fprintf(stderr, "meshflow-launch: signalling on %s (room '%s')\n", server->url().c_str(),
                  m.session.room.c_str());
+    std::string web = tools::find_web_dir();
+    if (!web.empty()) {
+      tools::add_web_routes(server->soup_server(), web);
+      std::string http = server->url();
+      http.replace(0, 2, "http");  // ws://host:port/rpc -> http://host:port/rpc
+      http = http.substr(0, http.rfind('/'));
+      std::fprintf(stderr, "meshflow-launch: open %s/client?room=%s\n", http.c_str(), m.session.room.c_str());
+    }
   }
   guint sigint = g_unix_signal_add(SIGINT, on_signal, &app);
   guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &app);
