@@ -89,6 +89,12 @@ Diagnostics Graph::build(const Plan &plan, GstBin *bin, const std::string &suffi
     return diag;
   }
   if (sync_state) {
+    // Sinks added to a PLAYING live pipeline must not wait for a preroll (async): live sources
+    // give none in PAUSED and the whole pipeline would lose its state.
+    for (const auto &m : members_)
+      if (GST_OBJECT_FLAG_IS_SET(m.element.get(), GST_ELEMENT_FLAG_SINK) &&
+          g_object_class_find_property(G_OBJECT_GET_CLASS(m.element.get()), "async"))
+        g_object_set(m.element.get(), "async", FALSE, nullptr);
     // Downstream first: a source that starts pushing into an element still in NULL gets FLUSHING
     // and stops for good.
     for (const auto &m : members_)

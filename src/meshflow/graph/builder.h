@@ -27,7 +27,8 @@ class Graph {
 
   /// Create every plan element (name = plan name + suffix), set its properties, add to `bin` and
   /// link. Pads that appear later (sometimes pads) are linked on pad-added. On failure nothing is
-  /// left in `bin`.
+  /// left in `bin`. With sync_state (a chain added to a playing pipeline) the elements are brought
+  /// to the bin's state downstream first, and sinks get async=false.
   Diagnostics build(const Plan &plan, GstBin *bin, const std::string &suffix = "",
                     bool sync_state = false);
 

@@ -9,6 +9,8 @@
 //  - a non-request sink pad takes one link only (fan-in needs a mixer).
 #include "meshflow/graph/plan.h"
 
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -23,6 +25,48 @@ const PlanElement *Plan::find(const std::string &name) const {
   for (const auto &e : elements)
     if (e.name == name) return &e;
   return nullptr;
+}
+
+namespace {
+std::string scope_of(const Plan &p, const std::string &element) {
+  const PlanElement *e = p.find(element);
+  return e ? e->peer_scope : "";
+}
+}  // namespace
+
+std::vector<std::string> Plan::scopes() const {
+  std::vector<std::string> out;
+  for (const auto &e : elements)
+    if (!e.peer_scope.empty() && std::find(out.begin(), out.end(), e.peer_scope) == out.end())
+      out.push_back(e.peer_scope);
+  return out;
+}
+
+Plan Plan::part(const std::string &scope) const {
+  Plan p;
+  p.manifest_file = manifest_file;
+  for (const auto &e : elements)
+    if (e.peer_scope == scope) p.elements.push_back(e);
+  for (const auto &l : links) {
+    const PlanElement *src = find(l.src);
+    if (src && src->per_peer_source) continue;  // made by the session for each peer pad
+    if (scope_of(*this, l.src) == scope && scope_of(*this, l.dst) == scope) p.links.push_back(l);
+  }
+  return p;
+}
+
+std::vector<PlanLink> Plan::entry_links(const std::string &scope) const {
+  std::vector<PlanLink> out;
+  for (const auto &l : links)
+    if (scope_of(*this, l.dst) == scope && scope_of(*this, l.src) != scope) out.push_back(l);
+  return out;
+}
+
+std::vector<PlanLink> Plan::exit_links(const std::string &scope) const {
+  std::vector<PlanLink> out;
+  for (const auto &l : links)
+    if (scope_of(*this, l.src) == scope && scope_of(*this, l.dst) != scope) out.push_back(l);
+  return out;
 }
 
 namespace {
@@ -92,7 +136,14 @@ class Expander {
 
   void link(const std::string &src, const std::string &src_pad, const std::string &dst,
             const std::string &dst_pad, bool sometimes, const Location &loc) {
-    plan_.links.push_back(PlanLink{src, src_pad, dst, dst_pad, sometimes, loc});
+    PlanLink l;
+    l.src = src;
+    l.src_pad = src_pad;
+    l.dst = dst;
+    l.dst_pad = dst_pad;
+    l.src_sometimes = sometimes;
+    l.loc = loc;
+    plan_.links.push_back(std::move(l));
   }
 
   // Appends converters for `kind` after `head`; returns the new head.
@@ -157,6 +208,8 @@ class Expander {
         return;
     }
     link(head, head_pad, l.to.node, b.dst.pad_name, sometimes, l.loc);
+    plan_.links.back().dst_request = b.dst.pad && b.dst.pad->presence == GST_PAD_REQUEST;
+    plan_.links.back().route = l.route;
   }
 
   void run(std::vector<ResolvedNode> &nodes) {
@@ -171,6 +224,7 @@ class Expander {
       e.node_id = r.node->id;
       e.loc = r.node->loc;
       e.properties = r.properties;
+      e.per_peer_source = r.type.per_peer;
       plan_.elements.push_back(std::move(e));
     }
     // Resolve both ends of every link; group by source pad to find fan-out.
@@ -227,6 +281,79 @@ class Expander {
         link(tee, "", q, "", false, b.link->loc);
         expand_branch(b, q, "", false);
       }
+    }
+    assign_peer_scopes(by_id);
+  }
+
+  // Per-peer fan-out (DESIGN.md): everything downstream of a per-peer source's pad family, up to a
+  // request pad (a merge point: mixer, webrtc_sink), is instantiated once per remote peer.
+  void assign_peer_scopes(const std::map<std::string, ResolvedNode *> &by_id) {
+    auto element = [&](const std::string &name) -> PlanElement * {
+      for (auto &e : plan_.elements)
+        if (e.name == name) return &e;
+      return nullptr;
+    };
+    for (auto &r : by_id) {
+      if (!r.second->type.per_peer) continue;
+      const std::string &src = r.first;
+      for (size_t i = 0; i < plan_.links.size(); i++) {
+        const PlanLink entry = plan_.links[i];
+        if (entry.src != src) continue;
+        const std::string family = entry.src_pad.substr(0, entry.src_pad.rfind("_%"));
+        if (entry.src_pad.empty() || family == entry.src_pad) {
+          diag_.add("per-peer-pad", entry.loc, src,
+                    "a link from per-peer source '" + src + "' must name a pad family",
+                    "for example '" + src + ".video' or '" + src + ".audio'");
+          continue;
+        }
+        const std::string scope = src + "." + family;
+        std::deque<std::string> todo{entry.dst};
+        if (entry.dst_request) continue;  // straight into a merge point: nothing per peer
+        while (!todo.empty()) {
+          std::string name = todo.front();
+          todo.pop_front();
+          PlanElement *e = element(name);
+          if (!e || e->peer_scope == scope) continue;
+          if (!e->peer_scope.empty()) {
+            diag_.add("per-peer-mix", e->loc, e->node_id,
+                      "node '" + e->node_id + "' is fed per peer from both '" + e->peer_scope +
+                          "' and '" + scope + "'",
+                      "give each stream family its own nodes, or merge them with a mixer first");
+            return;
+          }
+          e->peer_scope = scope;
+          bool has_out = false;
+          for (const auto &l : plan_.links) {
+            if (l.src != name) continue;
+            has_out = true;
+            if (!l.dst_request) todo.push_back(l.dst);
+          }
+          auto rn = by_id.find(name);
+          if (!has_out && rn != by_id.end()) {
+            bool has_src_pads = false;
+            for (const auto &p : rn->second->pads) has_src_pads |= p.direction == GST_PAD_SRC;
+            if (has_src_pads)
+              diag_.add("per-peer-dead-end", e->loc, e->node_id,
+                        "the per-peer chain from '" + scope + "' ends at '" + name +
+                            "', whose output goes nowhere",
+                        "link it to a sink (webrtc_sink, a mixer, fakesink...)");
+          }
+        }
+      }
+    }
+    // A shared element fed from inside a scope through a non-request pad would be built once for
+    // all peers: only possible if the scope walk above stopped there, which it does not. A shared
+    // element feeding a per-peer one is an error: that element would need one output per peer.
+    for (const auto &l : plan_.links) {
+      const PlanElement *s = element(l.src);
+      const PlanElement *d = element(l.dst);
+      if (!s || !d || d->peer_scope.empty() || s->peer_scope == d->peer_scope) continue;
+      auto rs = by_id.find(l.src);
+      if (rs != by_id.end() && rs->second->type.per_peer) continue;  // the entry link
+      diag_.add("per-peer-shared-input", l.loc, d->node_id,
+                "node '" + d->node_id + "' runs once per peer (fed from '" + d->peer_scope +
+                    "') but also takes input from shared '" + l.src + "'",
+                "mix shared media in with a mixer after the per-peer part");
     }
   }
 

@@ -68,12 +68,18 @@ struct PlanElement {
   std::string node_id;   // the manifest node this element belongs to
   Location loc;          // where that node (or link, for inserted elements) is in the manifest
   std::vector<PlanProperty> properties;
+  /// Per-peer fan-out: "<source>.<family>" (e.g. "peers_in.video") if this element is built once per
+  /// remote peer when the per-peer source adds a `<family>_<peer>` pad; "" if shared.
+  std::string peer_scope;
+  bool per_peer_source = false;  // a per-peer source node (its links are made per peer pad)
 };
 
 struct PlanLink {
   std::string src, src_pad;  // src_pad empty: any compatible pad
   std::string dst, dst_pad;
   bool src_sometimes = false;  // the src pad appears later (pad-added)
+  bool dst_request = false;    // dst_pad is a request pad (a merge point: mixer, webrtc_sink)
+  std::string route;           // the manifest link's route (set on request pads that have it)
   Location loc;                // the manifest link
 };
 
@@ -82,6 +88,14 @@ struct Plan {
   std::vector<PlanElement> elements;
   std::vector<PlanLink> links;
   const PlanElement *find(const std::string &name) const;
+
+  /// Per-peer scopes ("peers_in.video", ...), in plan order.
+  std::vector<std::string> scopes() const;
+  /// The elements and internal links of one scope ("" = the shared part built at start).
+  Plan part(const std::string &scope) const;
+  /// Links entering `scope` from its per-peer source, and links leaving it into shared elements.
+  std::vector<PlanLink> entry_links(const std::string &scope) const;
+  std::vector<PlanLink> exit_links(const std::string &scope) const;
 };
 
 /// Validate `m` against the element classes and expand it. Collects every error it can.

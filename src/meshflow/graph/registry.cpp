@@ -11,6 +11,7 @@ static NodeType describe(GstElementFactory *f) {
   t.factory = GST_OBJECT_NAME(f);
   const char *friendly = gst_element_factory_get_metadata(f, MF_NODE_METADATA_KEY);
   t.meshflow = friendly != nullptr;
+  t.per_peer = gst_element_factory_get_metadata(f, MF_NODE_PER_PEER_KEY) != nullptr;
   t.name = friendly ? friendly : t.factory;
   const char *longname = gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_LONGNAME);
   const char *desc = gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_DESCRIPTION);

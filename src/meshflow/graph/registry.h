@@ -22,6 +22,7 @@ struct NodeType {
   std::string name;         // the name used in manifests (friendly name if it has one)
   std::string factory;      // element factory name; empty for `gst`
   bool meshflow = false;    // a Meshflow node (has a friendly name)
+  bool per_peer = false;    // a per-peer source (MF_NODE_PER_PEER_KEY): one src pad per peer
   std::string description;  // factory long name + description
   std::string klass;        // e.g. "Filter/Effect/Video"
   std::string plugin;       // plugin name

@@ -20,30 +20,39 @@ std::string lower(const std::string &s) {
   return out;
 }
 
-// Optimal string alignment distance; O(|a|*|b|) time, three rows of memory. Returns early (with
-// a value > cap) as soon as a whole row exceeds `cap`: the distance can only grow from there.
-std::size_t osa_distance(const std::string &a, const std::string &b, std::size_t cap) {
+char fold(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+// Optimal string alignment distance between `a` (already lower-case) and `b` (folded here);
+// O(|a|*|b|) time in three rows of `rows` (reused across calls: no allocation per candidate).
+// Returns early (with a value > cap) once two consecutive rows exceed `cap`: from there the
+// distance can only grow (a transposition reads two rows back).
+std::size_t osa_distance(const std::string &a, const std::string &b, std::size_t cap,
+                         std::vector<std::size_t> &rows) {
   const std::size_t n = a.size(), m = b.size();
   if (n == 0) return m;
   if (m == 0) return n;
-  std::vector<std::size_t> prev2(m + 1), prev(m + 1), cur(m + 1);
+  rows.assign(3 * (m + 1), 0);
+  std::size_t *prev2 = rows.data(), *prev = prev2 + (m + 1), *cur = prev + (m + 1);
   for (std::size_t j = 0; j <= m; j++) prev[j] = j;
+  std::size_t prev_min = 0;
   for (std::size_t i = 1; i <= n; i++) {
     cur[0] = i;
+    std::size_t row_min = i;
     for (std::size_t j = 1; j <= m; j++) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+      const char bj = fold(b[j - 1]);
+      const std::size_t cost = a[i - 1] == bj ? 0 : 1;
+      std::size_t v = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == fold(b[j - 2]) && a[i - 2] == bj)
+        v = std::min(v, prev2[j - 2] + 1);
+      cur[j] = v;
+      row_min = std::min(row_min, v);
     }
-    std::size_t row_min = cur[0];
-    for (std::size_t j = 1; j <= m; j++) row_min = std::min(row_min, cur[j]);
-    // A transposition reads two rows back, so only stop when both rows are over the cap.
-    std::size_t prev_min = prev[0];
-    for (std::size_t j = 1; j <= m; j++) prev_min = std::min(prev_min, prev[j]);
     if (row_min > cap && prev_min > cap) return cap + 1;
-    std::swap(prev2, prev);
-    std::swap(prev, cur);
+    prev_min = row_min;
+    std::size_t *t = prev2;
+    prev2 = prev;
+    prev = cur;
+    cur = t;
   }
   return prev[m];
 }
@@ -60,10 +69,11 @@ std::string suggest(const std::string &word, const std::vector<std::string> &can
   // Bounded work: at most kMaxCandidates are compared (ids of a huge manifest, say).
   constexpr std::size_t kMaxCandidates = 1000;
   std::size_t seen = 0;
+  std::vector<std::size_t> rows;
   for (const auto &c : candidates) {
     if (++seen > kMaxCandidates) break;
     if (c.size() > w.size() + limit || c.size() + limit < w.size()) continue;  // length bound
-    const std::size_t d = osa_distance(w, lower(c), limit);
+    const std::size_t d = osa_distance(w, c, limit, rows);
     if (d <= limit && d < best_d) {
       best_d = d;
       best = c;

@@ -94,8 +94,11 @@ class TreeBuilder final : public YAML::EventHandler {
           d_.add(r.code, v.loc, {}, r.message, r.hint);  // not fatal: report every such scalar
       }
     }
-    charge(1, v.scalar.size(), v.loc);
-    finish(std::move(v), anchor, 1, 0, v.scalar.size());
+    // Read the size before the call: argument evaluation order is unspecified, and std::move(v)
+    // may be evaluated first (clang does), which would charge 0 bytes.
+    const std::size_t bytes = v.scalar.size();
+    charge(1, bytes, v.loc);
+    finish(std::move(v), anchor, 1, 0, bytes);
   }
 
   void OnAlias(const YAML::Mark &m, YAML::anchor_t anchor) override {

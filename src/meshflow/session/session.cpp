@@ -1,5 +1,6 @@
 #include "meshflow/session/session.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -14,8 +15,28 @@ std::unique_ptr<Session> Session::create(const graph::Plan &plan, SessionOptions
   if (!s->opts_.print) s->opts_.print = [](const std::string &l) { std::printf("%s\n", l.c_str()); std::fflush(stdout); };
   s->manifest_file_ = plan.manifest_file;
   s->pipeline_ = sink(gst_pipeline_new(s->opts_.name.c_str()));
-  diag.append(s->graph_.build(plan, GST_BIN(s->pipeline_.get())));
+  s->plan_ = plan;
+  s->context_ = g_main_context_ref_thread_default();
+  // The shared part now; per-peer chains when their source pads appear.
+  diag.append(s->graph_.build(plan.part(""), GST_BIN(s->pipeline_.get())));
   if (!diag.ok()) return nullptr;
+  // A session with per-peer sources is live and changes shape while playing: a shared sink that
+  // waits for a preroll (async) would hold the pipeline in PAUSED, where live sources give nothing.
+  bool dynamic = std::any_of(plan.elements.begin(), plan.elements.end(),
+                             [](const graph::PlanElement &e) { return e.per_peer_source; });
+  if (dynamic)
+    for (const auto &e : plan.part("").elements) {
+      GstElement *el = s->graph_.element(e.name);
+      if (GST_OBJECT_FLAG_IS_SET(el, GST_ELEMENT_FLAG_SINK) &&
+          g_object_class_find_property(G_OBJECT_GET_CLASS(el), "async"))
+        g_object_set(el, "async", FALSE, nullptr);
+    }
+  for (const auto &e : plan.elements) {
+    if (!e.per_peer_source) continue;
+    GstElement *src = s->graph_.element(e.name);
+    s->handlers_.emplace_back(src, g_signal_connect(src, "pad-added", G_CALLBACK(pad_added_cb), s.get()));
+    s->handlers_.emplace_back(src, g_signal_connect(src, "pad-removed", G_CALLBACK(pad_removed_cb), s.get()));
+  }
   GstBus *bus = gst_pipeline_get_bus(s->pipeline());
   s->bus_source_ = adopt(gst_bus_create_watch(bus));
   g_source_set_callback(s->bus_source_.get(), (GSourceFunc)(void (*)())bus_cb, s.get(), nullptr);
@@ -27,8 +48,165 @@ std::unique_ptr<Session> Session::create(const graph::Plan &plan, SessionOptions
 }
 
 Session::~Session() {
+  alive_.reset();
+  for (auto &[e, id] : handlers_) g_signal_handler_disconnect(e, id);
+  handlers_.clear();
   stop();
+  {
+    std::lock_guard<std::mutex> lock(chains_mutex_);
+    for (auto &[key, chain] : chains_) free_chain(chain);
+    for (auto &[key, chain] : dying_) free_chain(chain);
+    chains_.clear();
+    dying_.clear();
+  }
   if (bus_source_) g_source_destroy(bus_source_.get());
+  if (context_) g_main_context_unref(context_);
+}
+
+std::vector<std::string> Session::peer_chains() const {
+  std::lock_guard<std::mutex> lock(chains_mutex_);
+  std::vector<std::string> out;
+  for (const auto &[key, chain] : chains_) out.push_back(key);
+  return out;
+}
+
+void Session::pad_added_cb(GstElement *src, GstPad *pad, gpointer self) {
+  static_cast<Session *>(self)->peer_pad_added(src, pad);
+}
+
+void Session::pad_removed_cb(GstElement *src, GstPad *pad, gpointer self) {
+  static_cast<Session *>(self)->peer_pad_removed(src, pad);
+}
+
+// A shared element's request pad for one peer's stream, with the link's route and the origin peer
+// set when the pad has such properties (webrtc_sink's pads do).
+bool Session::link_to_shared(GstPad *srcpad, const graph::PlanLink &l, const std::string &peer,
+                             PeerChain &chain) {
+  GstElement *dst = graph_.element(l.dst);
+  if (!dst) return false;
+  GstPad *req = gst_element_request_pad_simple(dst, l.dst_pad.empty() ? "sink_%u" : l.dst_pad.c_str());
+  if (!req) return false;
+  GObjectClass *klass = G_OBJECT_GET_CLASS(req);
+  if (g_object_class_find_property(klass, "route")) g_object_set(req, "route", l.route.c_str(), nullptr);
+  if (g_object_class_find_property(klass, "origin-peer")) g_object_set(req, "origin-peer", peer.c_str(), nullptr);
+  bool ok = GST_PAD_LINK_SUCCESSFUL(gst_pad_link(srcpad, req));
+  chain.requested.emplace_back(ref(dst), adopt(req));
+  return ok;
+}
+
+void Session::peer_pad_added(GstElement *src, GstPad *pad) {
+  const std::string source = GST_OBJECT_NAME(src);
+  const std::string pad_name = GST_PAD_NAME(pad);
+  // Which family ("video" of "video_%s") does this pad belong to, and which peer is it?
+  std::string family, peer;
+  for (const auto &l : plan_.links) {
+    if (l.src != source) continue;
+    std::string f = l.src_pad.substr(0, l.src_pad.rfind("_%"));
+    if (pad_name.size() > f.size() + 1 && pad_name.compare(0, f.size() + 1, f + "_") == 0) {
+      family = f;
+      peer = pad_name.substr(f.size() + 1);
+    }
+  }
+  if (family.empty()) return;  // a family the manifest does not use
+  const std::string scope = source + "." + family;
+  PeerChain chain;
+  chain.peer = peer;
+  chain.family = family;
+  Diagnostics diag;
+  std::string error;
+  graph::Plan part = plan_.part(scope);
+  if (!part.elements.empty()) {
+    chain.graph = std::make_unique<graph::Graph>();
+    diag = chain.graph->build(part, GST_BIN(pipeline_.get()), "@" + peer, true);
+    if (diag.ok()) {
+      // Out of the chain first (request pads on shared elements), then into it.
+      for (const auto &l : plan_.exit_links(scope)) {
+        GstElement *from = chain.graph->element(l.src);
+        GstPad *srcpad = l.src_pad.empty() ? gst_element_get_static_pad(from, "src")
+                                           : gst_element_get_static_pad(from, l.src_pad.c_str());
+        if (!srcpad || !link_to_shared(srcpad, l, peer, chain)) error = "cannot link " + l.src + " to " + l.dst;
+        if (srcpad) gst_object_unref(srcpad);
+      }
+      for (const auto &l : plan_.entry_links(scope)) {
+        GstElement *to = chain.graph->element(l.dst);
+        GstPad *sinkpad = gst_element_get_static_pad(to, l.dst_pad.empty() ? "sink" : l.dst_pad.c_str());
+        if (!sinkpad || !GST_PAD_LINK_SUCCESSFUL(gst_pad_link(pad, sinkpad)))
+          error = "cannot link " + pad_name + " to " + l.dst + "@" + peer;
+        if (sinkpad) gst_object_unref(sinkpad);
+      }
+    }
+  } else {
+    // Straight into a merge point (e.g. peers_in.audio -> mixer).
+    for (const auto &l : plan_.links)
+      if (l.src == source && l.src_pad.substr(0, l.src_pad.rfind("_%")) == family && l.dst_request &&
+          !link_to_shared(pad, l, peer, chain))
+        error = "cannot link " + pad_name + " to " + l.dst;
+  }
+  if (!diag.ok() || !error.empty()) {
+    Error e;
+    e.code = "peer-chain";
+    e.node = source;
+    e.loc = plan_.find(source) ? plan_.find(source)->loc : Location{plan_.manifest_file};
+    e.message = "peer '" + peer + "': " + (diag.ok() ? error : diag.errors.front().format());
+    opts_.print("WARNING: " + e.format());
+    free_chain(chain);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(chains_mutex_);
+    chains_[source + "." + pad_name] = std::move(chain);
+  }
+  dump_dot("peer-joined-" + peer);
+  if (on_peer) on_peer("joined", peer, family);
+}
+
+void Session::peer_pad_removed(GstElement *src, GstPad *pad) {
+  std::string key = std::string(GST_OBJECT_NAME(src)) + "." + GST_PAD_NAME(pad);
+  {
+    std::lock_guard<std::mutex> lock(chains_mutex_);
+    auto it = chains_.find(key);
+    if (it == chains_.end()) return;
+    dying_[key] = std::move(it->second);
+    chains_.erase(it);
+  }
+  // Tear down on the session's context, never on the (streaming) thread that removed the pad.
+  struct Job {
+    std::weak_ptr<int> alive;
+    Session *self;
+    std::string key;
+  };
+  g_main_context_invoke_full(
+      context_, G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        auto *j = static_cast<Job *>(d);
+        if (j->alive.expired()) return G_SOURCE_REMOVE;  // ~Session freed it already
+        PeerChain chain;
+        {
+          std::lock_guard<std::mutex> lock(j->self->chains_mutex_);
+          auto it = j->self->dying_.find(j->key);
+          if (it == j->self->dying_.end()) return G_SOURCE_REMOVE;
+          chain = std::move(it->second);
+          j->self->dying_.erase(it);
+        }
+        j->self->free_chain(chain);
+        j->self->dump_dot("peer-left-" + chain.peer);
+        if (j->self->on_peer) j->self->on_peer("left", chain.peer, chain.family);
+        return G_SOURCE_REMOVE;
+      },
+      new Job{alive_, this, key}, [](gpointer d) { delete static_cast<Job *>(d); });
+}
+
+void Session::free_chain(PeerChain &chain) {
+  for (auto &[element, pad] : chain.requested) {
+    if (GstPad *peer = gst_pad_get_peer(pad.get())) {
+      gst_pad_unlink(peer, pad.get());
+      gst_object_unref(peer);
+    }
+    gst_element_release_request_pad(element.get(), pad.get());
+  }
+  chain.requested.clear();
+  if (chain.graph) chain.graph->remove();
+  chain.graph.reset();
 }
 
 bool Session::start(Diagnostics &diag) {

@@ -8,8 +8,11 @@
 #include <gst/gst.h>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "meshflow/error.h"
 #include "meshflow/graph/builder.h"
@@ -47,8 +50,27 @@ class Session {
 
   std::function<void()> on_eos;
   std::function<void(const Error &)> on_error;
+  /// A per-peer chain was built ("joined") or freed ("left"); called on the thread that saw it.
+  std::function<void(const std::string &event, const std::string &peer, const std::string &family)> on_peer;
+
+  /// Per-peer chains alive now, as "<source>.<pad>" names (tests, dashboard).
+  std::vector<std::string> peer_chains() const;
 
  private:
+  // One remote peer's stream: the chain built for it and the request pads it took on shared
+  // elements (a mixer, webrtc_sink).
+  struct PeerChain {
+    std::string peer, family;
+    std::unique_ptr<graph::Graph> graph;
+    std::vector<std::pair<Ptr<GstElement>, Ptr<GstPad>>> requested;
+  };
+  static void pad_added_cb(GstElement *src, GstPad *pad, gpointer self);
+  static void pad_removed_cb(GstElement *src, GstPad *pad, gpointer self);
+  void peer_pad_added(GstElement *src, GstPad *pad);
+  void peer_pad_removed(GstElement *src, GstPad *pad);
+  void free_chain(PeerChain &chain);
+  bool link_to_shared(GstPad *srcpad, const graph::PlanLink &l, const std::string &peer, PeerChain &chain);
+
   Session() = default;
   static gboolean bus_cb(GstBus *, GstMessage *, gpointer self);
   void handle(GstMessage *msg);
@@ -61,6 +83,13 @@ class Session {
   Ptr<GSource> bus_source_;
   gulong notify_watch_ = 0;
   int dot_seq_ = 0;
+  graph::Plan plan_;
+  std::vector<std::pair<GstElement *, gulong>> handlers_;
+  mutable std::mutex chains_mutex_;  // protects chains_ (pad-added/removed come from any thread)
+  std::map<std::string, PeerChain> chains_;  // key: "<source>.<pad name>"
+  std::map<std::string, PeerChain> dying_;   // removed pads, freed on context_ (or in ~Session)
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // deferred jobs check it
+  GMainContext *context_ = nullptr;  // where deferred teardown runs
 };
 
 }  // namespace mf::session

@@ -131,6 +131,16 @@ struct Server::Impl {
     c->impl->hub.alive(c->id);
   }
 
+  // libsoup's own protocol defences (a frame over max-incoming-payload-size, invalid UTF-8, bad
+  // close codes...) end the connection; count them too.
+  static void on_error(SoupWebsocketConnection *, GError *error, gpointer data) {
+    auto *c = static_cast<Client *>(data);
+    if (error && error->domain == SOUP_WEBSOCKET_ERROR) {
+      c->impl->count_limit(error->code == SOUP_WEBSOCKET_CLOSE_TOO_BIG ? "frame_bytes"
+                                                                         : "websocket_protocol");
+    }
+  }
+
   static void on_closed(SoupWebsocketConnection *ws, gpointer data) {
     auto *c = static_cast<Client *>(data);
     if (c->closed) return;
@@ -188,6 +198,7 @@ struct Server::Impl {
     g_object_unref(msg);
     g_signal_connect(c->ws, "message", G_CALLBACK(on_message), c);
     g_signal_connect(c->ws, "closed", G_CALLBACK(on_closed), c);
+    g_signal_connect(c->ws, "error", G_CALLBACK(on_error), c);
     if (g_signal_lookup("pong", SOUP_TYPE_WEBSOCKET_CONNECTION))
       g_signal_connect(c->ws, "pong", G_CALLBACK(on_pong), c);
     impl->clients[c] = std::move(client);
