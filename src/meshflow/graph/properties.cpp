@@ -378,6 +378,8 @@ std::string gvalue_to_string(const GValue *v) {
 
 std::string pspec_default_string(GParamSpec *ps) {
   const GValue *dv = g_param_spec_get_default_value(ps);
+  if (G_VALUE_HOLDS_DOUBLE(dv)) return num(g_value_get_double(dv));
+  if (G_VALUE_HOLDS_FLOAT(dv)) return num((double)g_value_get_float(dv));
   if (G_VALUE_HOLDS_STRING(dv) && g_value_get_string(dv) == nullptr) return "NULL";
   if (G_TYPE_IS_OBJECT(G_VALUE_TYPE(dv)) || G_VALUE_HOLDS(dv, G_TYPE_POINTER)) return "NULL";
   if (G_TYPE_IS_BOXED(G_VALUE_TYPE(dv)) && g_value_get_boxed(dv) == nullptr) return "NULL";

@@ -229,6 +229,25 @@ TEST(Inspect, DescribesNodes) {
   EXPECT_NE(r.err.find("did you mean 'blur'?"), std::string::npos) << r.err;
 }
 
+TEST(Inspect, ACustomPluginNodeIsFoundByItsFriendlyName) {
+  const char *dir = g_getenv("MESHFLOW_EXAMPLE_PLUGIN_DIR");
+  if (!dir) GTEST_FAIL() << "examples are disabled in this build; the custom-plugin example is part of the suite";
+  std::map<std::string, std::string> env{{"GST_PLUGIN_PATH", dir}};
+  auto r = run_process({inspect(), "invert"}, env);
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("element factory: mfinvert"), std::string::npos) << r.out;
+  std::string tmp = make_temp_dir();
+  std::string m = write_file(tmp, "invert.yaml",
+                             "version: 1\nnodes:\n  - {id: cam, type: videotestsrc, properties: {num-buffers: 5}}\n"
+                             "  - {id: neg, type: invert, properties: {strength: 0.5}}\n  - {id: out, type: fakesink}\n"
+                             "links:\n  - {from: cam, to: neg}\n  - {from: neg, to: out}\n");
+  r = run_process({launch(), "--no-server", m}, env);
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  r = run_process({launch(), "--validate", "--set", "neg.strength=2", m}, env);
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("allowed: 0..1"), std::string::npos) << r.err;
+}
+
 TEST(Inspect, NodesDocIsUpToDate) {
   auto r = run_process({inspect(), "--markdown"});
   ASSERT_EQ(r.exit_status, 0);
