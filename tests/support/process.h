@@ -19,6 +19,31 @@ ProcessResult run_process(const std::vector<std::string> &argv,
                           const std::map<std::string, std::string> &env = {}, int timeout_s = 60,
                           double interrupt_after_s = 0);
 
+/// A process running in the background while the test talks to it (a launcher serving HTTP).
+/// Its stderr is read line by line; the destructor kills it if it is still running.
+class Background {
+ public:
+  Background(const std::vector<std::string> &argv, const std::map<std::string, std::string> &env = {});
+  ~Background();
+  Background(const Background &) = delete;
+  Background &operator=(const Background &) = delete;
+  bool running() const { return proc_ != nullptr; }
+  /// Wait until a stderr line contains `needle`; returns that line ("" on timeout or exit).
+  std::string wait_for_stderr(const std::string &needle, int timeout_s = 30);
+  /// SIGINT, then wait for exit; returns the exit status (-1 if killed or timed out).
+  int interrupt_and_wait(int timeout_s = 20);
+  /// Everything read from stderr so far.
+  const std::string &stderr_text() const { return err_; }
+
+ private:
+  void *proc_ = nullptr;  // GSubprocess
+  void *stream_ = nullptr;  // GDataInputStream on stderr
+  std::string err_;
+};
+
+/// The port of a "ws://127.0.0.1:PORT/rpc" URL in a launcher's stderr line (0 if none).
+int port_from_line(const std::string &line);
+
 /// Value of an environment variable the meson test setup provides (fails the test if missing).
 std::string env_path(const char *name);
 

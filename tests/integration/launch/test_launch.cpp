@@ -10,6 +10,7 @@
 #include "meshflow/signalling/token.h"
 #include "process.h"
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 
 using namespace mf::test;
 namespace fs = std::filesystem;
@@ -208,6 +209,50 @@ TEST(Launch, BusyListenPortIsARuntimeError) {
   r = run_process({launch(), "--listen", "nonsense", m});
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_NE(r.err.find("--listen wants HOST:PORT"), std::string::npos) << r.err;
+}
+
+// GETs a URL with libsoup; returns the status and fills `body`.
+int http_get(const std::string &url, std::string &body) {
+  SoupSession *session = soup_session_new();
+  SoupMessage *msg = soup_message_new("GET", url.c_str());
+  GBytes *bytes = msg ? soup_session_send_and_read(session, msg, nullptr, nullptr) : nullptr;
+  int status = msg ? (int)soup_message_get_status(msg) : 0;
+  if (bytes) {
+    gsize n = 0;
+    const char *d = static_cast<const char *>(g_bytes_get_data(bytes, &n));
+    body.assign(d ? d : "", n);
+    g_bytes_unref(bytes);
+  }
+  if (msg) g_object_unref(msg);
+  g_object_unref(session);
+  return status;
+}
+
+TEST(Launch, ServesMetricsAndTheBrowserClientOnOnePort) {
+  std::string dir = make_temp_dir();
+  std::string m = write_file(dir, "live.yaml",
+                             "version: 1\nnodes:\n  - {id: cam, type: videotestsrc, properties: {is-live: true}}\n"
+                             "  - {id: out, type: fakesink}\nlinks:\n  - {from: cam, to: out}\n");
+  Background launcher({launch(), "--listen", "127.0.0.1:0", m});
+  int port = port_from_line(launcher.wait_for_stderr("signalling on"));
+  ASSERT_GT(port, 0) << launcher.stderr_text();
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  std::string body;
+  ASSERT_EQ(http_get(base + "/metrics", body), 200);
+  EXPECT_NE(body.find("# TYPE"), std::string::npos) << body;
+  // promtool (Debian package prometheus) is the reference parser of the exposition format.
+  std::string file = write_file(dir, "metrics.txt", body);
+  auto check = run_process({"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(check.exit_status, 0) << check.out << check.err;
+  ASSERT_EQ(http_get(base + "/client?room=demo", body), 200);
+  EXPECT_NE(body.find("<html"), std::string::npos);
+  EXPECT_EQ(http_get(base + "/web/client.js", body), 200);
+  // Traversal: refused by libsoup (400) or by us (404), never served.
+  EXPECT_GE(http_get(base + "/web/..%2F..%2Fetc%2Fpasswd", body), 400);
+  EXPECT_EQ(body.find("root:"), std::string::npos);
+  EXPECT_EQ(http_get(base + "/web/.hidden", body), 404);
+  EXPECT_EQ(http_get(base + "/web/nonexistent.js", body), 404);
+  EXPECT_EQ(launcher.interrupt_and_wait(), 0) << launcher.stderr_text();
 }
 
 TEST(Inspect, DescribesNodes) {
