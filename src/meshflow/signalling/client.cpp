@@ -257,7 +257,10 @@ struct Client::Impl {
   };
 
   Impl(ClientConfig c, ClientCallbacks cb)
-      : cfg(std::move(c)), cbs(std::move(cb)), peer_id(cfg.peer_id), backoff(cfg.backoff, cfg.rng) {}
+      : cfg(std::move(c)),
+        cbs(std::move(cb)),
+        peer_id(cfg.peer_id),
+        backoff(cfg.backoff, cfg.rng) {}
 
   // --- immutable after construction
   ClientConfig cfg;

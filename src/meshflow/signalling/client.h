@@ -2,11 +2,13 @@
 // docs/protocols.md. Used by the WebRTC nodes (one client per session) and by tests and benchmarks.
 //
 // Threading
-//   The client runs on a GMainContext and a thread of its own, created by start() and joined by
-//   stop(). It never touches the caller's default context and never runs on a streaming thread.
-//   Every public method is thread-safe (it posts to the client thread and returns at once), except
-//   start()/stop(), which must not be called from a callback. EVERY CALLBACK IS INVOKED ON THE
-//   CLIENT'S THREAD; a callback must not block (hand work to your own thread or context).
+//   The client runs on a GMainContext and a thread of its own (a ClientLoop: private by default,
+//   created by start() and joined by stop(); or one shared by many clients, ClientConfig::loop).
+//   It never touches the caller's default context and never runs on a streaming thread. Every
+//   public method is thread-safe (it posts to the client thread and returns at once), except
+//   start()/stop()/the destructor, which must not be called from a callback. EVERY CALLBACK IS
+//   INVOKED ON THE CLIENT'S THREAD; a callback must not block (hand work to your own thread or
+//   context). Callbacks may call the senders (they are queued, never re-entered).
 //
 // Lifecycle
 //   start() -> Connecting -> Connected (WebSocket open) -> peer.announce -> Announced.
@@ -16,20 +18,22 @@
 //   one configured or, if none, the one the server assigned on the first announce). The backoff is
 //   reset after every successful announce. A failed announce (unauthorized, room full, duplicate
 //   id...) is reported through on_error and retried with backoff as well.
-//   stop(): sends peer.disconnect if announced, closes the WebSocket with 1000, fails everything
-//   still queued or in flight with kClosed, reports Closed, joins the thread.
+//   stop(): sends peer.disconnect if announced, closes the WebSocket with 1000 (waits at most
+//   close_timeout for the close handshake), fails everything still queued or in flight with
+//   kClosed (callbacks run before stop() returns), reports Closed, joins a private thread.
 //
 // Heartbeat
 //   Once announced, `peer.ping` is sent every heartbeat interval (config.heartbeat, or else the
 //   announce result's heartbeat_ms, or else 5 s). If nothing at all has been received from the
 //   server for heartbeat_misses (3) intervals - before the announce the announce itself is the
 //   probe - the connection is treated as dead: the socket is closed at once and the client
-//   reconnects. libsoup 3.2 has no pong timeout of its own, so this is what notices half-open peers.
+//   reconnects. libsoup 3.2 has no pong timeout of its own: this is what notices half-open peers.
+//   A JSON-RPC `peer.ping` request from the server is answered with {}.
 //
 // Delivery guarantees
-//   - Messages sent while Announced go out at once. Messages sent while not announced (connecting,
-//     reconnecting, announcing) wait in a bounded queue (config.max_queue, default 256) and are sent
-//     in order right after the next successful announce.
+//   - Messages sent while Announced go out at once. Messages sent while not announced
+//     (connecting, reconnecting, announcing) wait in a bounded queue (config.max_queue, default
+//     256) and are sent in order right after the next successful announce.
 //   - Queue full: the OLDEST queued ICE candidate is dropped to make room (candidates go stale
 //     across a reconnect; ICE restarts anyway). If no candidate is queued, the NEW message is
 //     refused. Offers and answers are never evicted.
@@ -146,7 +150,7 @@ struct ClientConfig {
   BackoffSchedule::Rng rng;  // optional RNG in [0,1) for the jitter (tests); default: random
   std::chrono::milliseconds connect_timeout{10000};  // TCP + TLS + WebSocket handshake
   std::chrono::milliseconds request_timeout{10000};  // any request without a reply -> kTimeout
-  std::chrono::milliseconds close_timeout{1000};     // stop(): wait this long for the close handshake
+  std::chrono::milliseconds close_timeout{1000};     // stop(): longest wait for the close handshake
   std::size_t max_queue = 256;                       // outgoing messages held while not announced
   std::size_t max_message_bytes = 256 * 1024;        // incoming WebSocket message size limit
   /// The thread/context to run on; null = a private ClientLoop for this client.
@@ -220,7 +224,8 @@ class Client {
   bool request(const std::string &method, const std::string &params_json, ReplyCallback reply);
 
   ClientState state() const;
-  /// Number of reconnect attempts scheduled since start() (each lost or failed connection).
+  /// Reconnect attempts scheduled since start(): one per lost or failed connection (or failed
+  /// announce); each is one entry of reconnect_delays().
   uint64_t reconnects() const;
   /// The peer id in use (configured or server-assigned), "" before the first announce.
   std::string peer_id() const;
@@ -228,7 +233,7 @@ class Client {
   AnnounceResult announce_result() const;
   /// Every reconnect delay chosen since start() (the most recent 1024).
   std::vector<ReconnectDelay> reconnect_delays() const;
-  /// Messages that could not be delivered (all causes) since start().
+  /// Messages failed on the client side (queue full, disconnected, timeout, closed) since start().
   uint64_t undelivered() const;
 
   struct Impl;

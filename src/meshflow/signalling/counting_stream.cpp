@@ -44,11 +44,11 @@ bool account(CountingInput *self, gssize n) {
   b->read_since_message += uint64_t(n);
   if (!b->exceeded && b->limit && b->read_since_message > b->limit) {
     b->exceeded = true;
-    // On the thread-default context (the server's), never the global default one.
+    // On the server's context, never the global default one.
     self->idle = g_idle_source_new();
     g_source_set_priority(self->idle, G_PRIORITY_HIGH);
     g_source_set_callback(self->idle, fire_exceeded, g_object_ref(self), g_object_unref);
-    g_source_attach(self->idle, g_main_context_get_thread_default());
+    g_source_attach(self->idle, b->context ? b->context : g_main_context_get_thread_default());
     return false;
   }
   return !b->exceeded;

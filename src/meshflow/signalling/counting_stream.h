@@ -22,7 +22,8 @@ struct StreamBudget {
   uint64_t written_total = 0;
   uint64_t limit = 0;               // read_since_message above this: exceeded
   bool exceeded = false;
-  std::function<void()> on_exceeded;  // called once, from an idle on the thread-default context
+  std::function<void()> on_exceeded;  // called once, from an idle on `context`
+  GMainContext *context = nullptr;    // where on_exceeded runs (nullptr: thread-default)
   /// A message completed (or a pong arrived): `bytes` of raw input are accounted for.
   void consumed(uint64_t bytes) {
     read_since_message = read_since_message > bytes ? read_since_message - bytes : 0;

@@ -6,8 +6,7 @@
 
 namespace mf::signalling {
 
-namespace {
-
+namespace hub_detail {
 struct TokenBucket {
   double tokens = 0, rate = 0, burst = 0;
   int64_t last_us = 0;
@@ -27,6 +26,10 @@ struct TokenBucket {
     return true;
   }
 };
+}  // namespace hub_detail
+using hub_detail::TokenBucket;
+
+namespace {
 
 bool name_char(char c) { return g_ascii_isalnum(c) || c == '_' || c == '-' || c == '.' || c == '~'; }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "meshflow/signalling/counting_stream.h"
 #include "meshflow/signalling/hub.h"
@@ -24,6 +25,26 @@ uint64_t frame_bytes(uint64_t n) { return n + (n < 126 ? 2 : n < 65536 ? 4 : 10)
 // Size of a masked client->server frame carrying `n` payload bytes.
 uint64_t client_frame_bytes(uint64_t n) { return frame_bytes(n) + 4; }
 constexpr size_t kMaxTokenRequestBytes = 4096;
+
+// libsoup 3.2 attaches a WebSocket connection's I/O sources to the thread-default context of the
+// moment it queues a frame. Our callbacks may be dispatched by someone iterating our context while
+// another one is thread-default (nested loops): make ours the thread-default for the duration.
+class ContextGuard {
+ public:
+  explicit ContextGuard(GMainContext *ctx)
+      : ctx_(g_main_context_get_thread_default() == ctx ||
+                     (!g_main_context_get_thread_default() && ctx == g_main_context_default())
+                 ? nullptr
+                 : ctx) {
+    if (ctx_) g_main_context_push_thread_default(ctx_);
+  }
+  ~ContextGuard() {
+    if (ctx_) g_main_context_pop_thread_default(ctx_);
+  }
+
+ private:
+  GMainContext *ctx_;
+};
 }  // namespace
 
 struct Server::Impl {
@@ -41,12 +62,20 @@ struct Server::Impl {
   GSource *sweep_source = nullptr;
   std::map<Client *, std::unique_ptr<Client>> clients;
   std::set<SoupServerMessage *> pending_upgrades;
+  std::vector<Client *> reap;     // closed clients, freed by reap_source
+  GSource *reap_source = nullptr;
 
   Impl(ServerConfig c, metrics::Registry &r)
       : cfg(std::move(c)), reg(r), ctx(g_main_context_ref_thread_default()), hub(cfg, r) {
     if (cfg.max_frame_bytes == 0) cfg.max_frame_bytes = cfg.max_message_bytes;  // never 0
   }
-  ~Impl() { g_main_context_unref(ctx); }
+  ~Impl() {
+    if (reap_source) {
+      g_source_destroy(reap_source);
+      g_source_unref(reap_source);
+    }
+    g_main_context_unref(ctx);
+  }
 
   void count_limit(const char *limit) { hub.count_limit(limit); }
 
@@ -114,6 +143,7 @@ struct Server::Impl {
   static void on_message(SoupWebsocketConnection *, gint type, GBytes *message, gpointer data) {
     auto *c = static_cast<Client *>(data);
     if (c->closed) return;
+    ContextGuard guard(c->impl->ctx);
     gsize len = 0;
     const char *p = static_cast<const char *>(g_bytes_get_data(message, &len));
     c->budget.consumed(client_frame_bytes(len));
@@ -127,6 +157,7 @@ struct Server::Impl {
 
   static void on_pong(SoupWebsocketConnection *, GBytes *payload, gpointer data) {
     auto *c = static_cast<Client *>(data);
+    ContextGuard guard(c->impl->ctx);
     c->budget.consumed(client_frame_bytes(payload ? g_bytes_get_size(payload) : 0));
     c->impl->hub.alive(c->id);
   }
@@ -145,28 +176,31 @@ struct Server::Impl {
     auto *c = static_cast<Client *>(data);
     if (c->closed) return;
     c->closed = true;
+    ContextGuard guard(c->impl->ctx);
     gushort code = soup_websocket_connection_get_close_code(ws);
     c->impl->hub.disconnect(c->id, code == 1000 || code == 1001 ? "disconnect" : "closed");
-    // Free outside libsoup's emission.
+    // Free outside libsoup's emission, from an idle the Impl owns (destroyed with it).
     Impl *impl = c->impl;
-    GSource *s = g_idle_source_new();
-    struct Ctx {
-      Impl *impl;
-      Client *c;
-    };
-    g_source_set_callback(
-        s,
-        [](gpointer d) -> gboolean {
-          auto *x = static_cast<Ctx *>(d);
-          x->impl->clients.erase(x->c);
-          return G_SOURCE_REMOVE;
-        },
-        new Ctx{impl, c}, [](gpointer d) { delete static_cast<Ctx *>(d); });
-    g_source_attach(s, impl->ctx);
-    g_source_unref(s);
+    impl->reap.push_back(c);
+    if (!impl->reap_source) {
+      impl->reap_source = g_idle_source_new();
+      g_source_set_callback(
+          impl->reap_source,
+          [](gpointer d) -> gboolean {
+            auto *self = static_cast<Impl *>(d);
+            g_clear_pointer(&self->reap_source, g_source_unref);
+            std::vector<Client *> dead;
+            dead.swap(self->reap);
+            for (Client *x : dead) self->clients.erase(x);
+            return G_SOURCE_REMOVE;
+          },
+          impl, nullptr);
+      g_source_attach(impl->reap_source, impl->ctx);
+    }
   }
 
   void on_exceeded(Client *c) {
+    ContextGuard guard(ctx);
     count_limit("message_bytes_fragmented");
     hub.kick(c->id, kCloseTooBig, "message too big", "size");
   }
@@ -185,11 +219,13 @@ struct Server::Impl {
     Client *c = client.get();
     c->budget.limit = impl->cfg.max_message_bytes + impl->cfg.max_message_bytes / 8 + 1024;
     c->budget.on_exceeded = [impl, c]() { impl->on_exceeded(c); };
+    c->budget.context = impl->ctx;
     c->io = counting_io_stream_new(base, &c->budget);
     g_object_unref(base);
     const char *origin = soup_message_headers_get_one(
         soup_server_message_get_request_headers(msg), "Origin");
     guint keepalive = impl->cfg.heartbeat_ms >= 1000 ? impl->cfg.heartbeat_ms / 1000 : 0;
+    ContextGuard guard(impl->ctx);
     c->ws = SOUP_WEBSOCKET_CONNECTION(g_object_new(
         SOUP_TYPE_WEBSOCKET_CONNECTION, "io-stream", c->io, "uri",
         soup_server_message_get_uri(msg), "connection-type", SOUP_WEBSOCKET_CONNECTION_SERVER,
@@ -363,6 +399,7 @@ struct Server::Impl {
     g_source_set_callback(
         sweep_source,
         [](gpointer d) -> gboolean {
+          ContextGuard guard(static_cast<Impl *>(d)->ctx);
           static_cast<Impl *>(d)->hub.sweep();
           return G_SOURCE_CONTINUE;
         },
@@ -382,7 +419,10 @@ struct Server::Impl {
       g_object_unref(m);
     }
     pending_upgrades.clear();
-    hub.shutdown();  // every client: close 1001
+    {
+      ContextGuard guard(ctx);
+      hub.shutdown();  // every client: close 1001
+    }
     // Let the close handshakes run (bounded: 1 s), on our own context.
     if (!clients.empty() && g_main_context_acquire(ctx)) {
       gint64 deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
@@ -396,6 +436,7 @@ struct Server::Impl {
       g_main_context_release(ctx);
     }
     for (auto &[p, c] : clients) c->closed = true;
+    reap.clear();
     clients.clear();
     if (soup) {
       soup_server_remove_handler(soup, cfg.path.c_str());
