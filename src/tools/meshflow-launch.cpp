@@ -73,6 +73,52 @@ bool split_host_port(const std::string &listen, std::string &host, unsigned &por
   return true;
 }
 
+// session.* of the manifest reaches the nodes that join the room (webrtc_source/sink, and any
+// custom node with the same properties): signalling URL, room, ICE settings. A property the
+// manifest sets on the node itself wins.
+void set_if_unset(graph::PlanElement &e, GObjectClass *klass, const char *name, const GValue *v) {
+  if (!g_object_class_find_property(klass, name)) return;
+  for (const auto &p : e.properties)
+    if (p.name == name) return;
+  e.properties.push_back(graph::PlanProperty{name, graph::OwnedValue(v), e.loc});
+}
+
+void apply_session_settings(const manifest::Manifest &m, const std::string &url, graph::Plan &plan) {
+  for (auto &e : plan.elements) {
+    if (e.factory.empty()) continue;
+    GstElementFactory *f = gst_element_factory_find(e.factory.c_str());
+    if (!f) continue;
+    auto *klass = static_cast<GObjectClass *>(g_type_class_ref(gst_element_factory_get_element_type(f)));
+    gst_object_unref(f);
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, G_TYPE_STRING);
+    if (url != "embedded") {  // --no-server with an embedded manifest: the element's default
+      g_value_set_string(&v, url.c_str());
+      set_if_unset(e, klass, "signalling-url", &v);
+    }
+    g_value_set_string(&v, m.session.room.c_str());
+    set_if_unset(e, klass, "room", &v);
+    g_value_unset(&v);
+    auto strv = [&](const std::vector<std::string> &items, const char *prop) {
+      if (items.empty()) return;
+      std::vector<const char *> c;
+      for (const auto &i : items) c.push_back(i.c_str());
+      c.push_back(nullptr);
+      GValue sv = G_VALUE_INIT;
+      g_value_init(&sv, G_TYPE_STRV);
+      g_value_set_boxed(&sv, c.data());
+      set_if_unset(e, klass, prop, &sv);
+      g_value_unset(&sv);
+    };
+    strv(m.session.ice_local_addresses, "ice-local-addresses");
+    std::vector<std::string> urls;
+    for (const auto &is : m.session.ice_servers)
+      for (const auto &u : is.urls) urls.push_back(u);
+    strv(urls, "ice-servers");
+    g_type_class_unref(klass);
+  }
+}
+
 // The embedded signalling server of `session.signalling: embedded` (the default): the launcher's
 // one HTTP port, where later /ws, /metrics and /client live too.
 std::unique_ptr<signalling::Server> start_server(const manifest::Manifest &m, const std::string &listen,
@@ -168,6 +214,27 @@ int main(int argc, char **argv) {
     return kExitOk;
   }
 
+  std::unique_ptr<signalling::Server> server;
+  if (!opts.no_server && m.session.signalling == "embedded") {
+    std::string error;
+    server = start_server(m, opts.listen, error);
+    if (!server) {
+      std::fprintf(stderr, "meshflow-launch: signalling server: %s\n", error.c_str());
+      return kExitRuntime;
+    }
+    std::fprintf(stderr, "meshflow-launch: signalling on %s (room '%s')\n", server->url().c_str(),
+                 m.session.room.c_str());
+    std::string web = tools::find_web_dir();
+    if (!web.empty()) {
+      tools::add_web_routes(server->soup_server(), web);
+      std::string http = server->url();
+      http.replace(0, 2, "http");  // ws://host:port/rpc -> http://host:port/rpc
+      http = http.substr(0, http.rfind('/'));
+      std::fprintf(stderr, "meshflow-launch: open %s/client?room=%s\n", http.c_str(), m.session.room.c_str());
+    }
+  }
+  apply_session_settings(m, server ? server->url() : m.session.signalling, plan);
+
   App app;
   app.loop = g_main_loop_new(nullptr, FALSE);
   session::SessionOptions sopts;
@@ -189,25 +256,6 @@ int main(int argc, char **argv) {
     app.exit_code = kExitRuntime;
     g_main_loop_quit(app.loop);
   };
-  std::unique_ptr<signalling::Server> server;
-  if (!opts.no_server && m.session.signalling == "embedded") {
-    std::string error;
-    server = start_server(m, opts.listen, error);
-    if (!server) {
-      std::fprintf(stderr, "meshflow-launch: signalling server: %s\n", error.c_str());
-      return kExitRuntime;
-    }
-    std::fprintf(stderr, "meshflow-launch: signalling on %s (room '%s')\n", server->url().c_str(),
-                 m.session.room.c_str());
-    std::string web = tools::find_web_dir();
-    if (!web.empty()) {
-      tools::add_web_routes(server->soup_server(), web);
-      std::string http = server->url();
-      http.replace(0, 2, "http");  // ws://host:port/rpc -> http://host:port/rpc
-      http = http.substr(0, http.rfind('/'));
-      std::fprintf(stderr, "meshflow-launch: open %s/client?room=%s\n", http.c_str(), m.session.room.c_str());
-    }
-  }
   guint sigint = g_unix_signal_add(SIGINT, on_signal, &app);
   guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &app);
 

@@ -1,0 +1,761 @@
+#include "peer.h"
+
+#include <gst/rtp/rtp.h>
+#include <gst/video/video.h>
+#include <json-glib/json-glib.h>
+
+#include <cstring>
+
+#include "negotiation.h"
+#include "peer_manager.h"
+
+#define GST_CAT_DEFAULT mf_webrtc_debug
+
+namespace mf::webrtc {
+
+namespace {
+
+struct Ctx {  // signal user data: the manager and the peer's uid (the Peer may be gone)
+  PeerManager *mgr;
+  uint64_t uid;
+};
+
+void free_ctx(gpointer p, GClosure *) { delete static_cast<Ctx *>(p); }
+
+std::string json_event(const char *type, const std::string &from) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, type);
+  json_builder_set_member_name(b, "from");
+  json_builder_add_string_value(b, from.c_str());
+  json_builder_set_member_name(b, "ts_us");
+  json_builder_add_int_value(b, g_get_real_time());
+  json_builder_end_object(b);
+  JsonNode *root = json_builder_get_root(b);
+  gchar *text = json_to_string(root, FALSE);
+  std::string s = text;
+  g_free(text);
+  json_node_unref(root);
+  g_object_unref(b);
+  return s;
+}
+
+}  // namespace
+
+Peer::Peer(PeerManager &mgr, std::string id_, uint64_t uid_, bool offerer_)
+    : id(std::move(id_)), uid(uid_), offerer(offerer_), created(Clock::now()), setup_origin(created),
+      mgr_(mgr) {
+  attempt_start = created;
+  last_activity_us = g_get_monotonic_time();
+}
+
+std::string Peer::name(const char *what) const {
+  return "mfp" + std::to_string(uid) + "-" + what;
+}
+
+bool Peer::build(std::string *error) {
+  Settings st = mgr_.settings();
+  host_ = mgr_.host_bin();
+  sink_bin_ = mgr_.sink_bin();
+  if (!host_) {
+    *error = "no element to host the peer";
+    return false;
+  }
+  webrtc_ = gst_element_factory_make("webrtcbin", name("webrtcbin").c_str());
+  if (!webrtc_) {
+    *error = "missing element 'webrtcbin' (gst-plugins-bad)";
+    return false;
+  }
+  gst_object_ref_sink(webrtc_);
+  gst_util_set_object_arg(G_OBJECT(webrtc_), "bundle-policy", "max-bundle");
+  g_object_set(webrtc_, "latency", st.latency_ms, nullptr);
+  // ICE servers: properties first, then the announce result's.
+  std::string stun = st.stun_server, turn = st.turn_server;
+  std::vector<std::string> turns;
+  if (!turn.empty()) turns.push_back(turn);
+  for (const auto &u : st.ice_servers) {
+    if (u.rfind("stun", 0) == 0 && stun.empty()) stun = u;
+    else if (u.rfind("turn", 0) == 0) turns.push_back(u);
+  }
+  for (const auto &srv : mgr_.ice_servers()) {
+    for (const auto &u : srv.urls) {
+      // "stun:host:port" -> "stun://host:port"; "turn:host:port" -> "turn://user:pass@host:port"
+      auto colon = u.find(':');
+      if (colon == std::string::npos) continue;
+      std::string scheme = u.substr(0, colon), rest = u.substr(colon + 1);
+      if (rest.rfind("//", 0) == 0) rest = rest.substr(2);
+      rest = rest.substr(0, rest.find('?'));
+      if (scheme == "stun" && stun.empty()) stun = "stun://" + rest;
+      else if (scheme == "turn" || scheme == "turns") {
+        gchar *user = g_uri_escape_string(srv.username.c_str(), nullptr, FALSE);
+        gchar *pass = g_uri_escape_string(srv.credential.c_str(), nullptr, FALSE);
+        turns.push_back(scheme + "://" + user + ":" + pass + "@" + rest);
+        g_free(user);
+        g_free(pass);
+      }
+    }
+  }
+  if (!stun.empty()) g_object_set(webrtc_, "stun-server", stun.c_str(), nullptr);
+  for (size_t i = 0; i < turns.size(); i++) {
+    if (i == 0) g_object_set(webrtc_, "turn-server", turns[i].c_str(), nullptr);
+    else {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name(webrtc_, "add-turn-server", turns[i].c_str(), &ok);
+    }
+  }
+  // Restrict host candidates (libnice skips loopback unless told).
+  if (!st.ice_local_addresses.empty()) {
+    GObject *ice = nullptr;
+    g_object_get(webrtc_, "ice-agent", &ice, nullptr);
+    if (ice && g_signal_lookup("add-local-ip-address", G_OBJECT_TYPE(ice))) {
+      for (const auto &a : st.ice_local_addresses) {
+        gboolean ok = FALSE;
+        g_signal_emit_by_name(ice, "add-local-ip-address", a.c_str(), &ok);
+        if (!ok) GST_WARNING("peer %s: ICE refused local address %s", id.c_str(), a.c_str());
+      }
+    } else {
+      GST_WARNING("peer %s: this webrtcbin cannot restrict ICE local addresses", id.c_str());
+    }
+    if (ice) g_object_unref(ice);
+  }
+  g_signal_connect_data(webrtc_, "on-ice-candidate", G_CALLBACK(on_ice_candidate),
+                        new Ctx{&mgr_, uid}, free_ctx, GConnectFlags(0));
+  g_signal_connect(webrtc_, "pad-added", G_CALLBACK(on_pad_added), this);
+  g_signal_connect_data(webrtc_, "on-data-channel", G_CALLBACK(on_data_channel), new Ctx{&mgr_, uid},
+                        free_ctx, GConnectFlags(0));
+  g_signal_connect_data(
+      webrtc_, "notify::connection-state",
+      G_CALLBACK(+[](GObject *o, GParamSpec *, gpointer d) {
+        auto *c = static_cast<Ctx *>(d);
+        GstWebRTCPeerConnectionState st;
+        g_object_get(o, "connection-state", &st, nullptr);
+        c->mgr->post_peer(c->uid, [st](Peer &p) { p.on_connection_state(st); });
+      }),
+      new Ctx{&mgr_, uid}, free_ctx, GConnectFlags(0));
+  g_signal_connect_data(
+      webrtc_, "notify::ice-connection-state",
+      G_CALLBACK(+[](GObject *o, GParamSpec *, gpointer d) {
+        auto *c = static_cast<Ctx *>(d);
+        GstWebRTCICEConnectionState st;
+        g_object_get(o, "ice-connection-state", &st, nullptr);
+        c->mgr->post_peer(c->uid, [st](Peer &p) { p.on_ice_state(st); });
+      }),
+      new Ctx{&mgr_, uid}, free_ctx, GConnectFlags(0));
+
+  gst_bin_add(host_, webrtc_);
+
+  PeerManager::SourceInfo src = mgr_.source();
+  bool have_sink = sink_bin_ != nullptr;
+  bool recv_audio = src.element ? src.audio : false, recv_video = src.element ? src.video : false;
+  if (!src.element && !have_sink) recv_audio = recv_video = true;
+  add_transceiver(Kind::Audio, have_sink, recv_audio || !have_sink);
+  add_transceiver(Kind::Video, have_sink, recv_video || !have_sink);
+
+  if (!gst_element_sync_state_with_parent(webrtc_)) {
+    *error = "webrtcbin failed to start";
+    return false;
+  }
+  if (offerer && st.data_channel) {  // webrtcbin refuses data channels before READY
+    GObject *dc = nullptr;
+    g_signal_emit_by_name(webrtc_, "create-data-channel", "meshflow", nullptr, &dc);
+    if (dc) {
+      adopt_data_channel(dc);
+      g_object_unref(dc);
+    }
+  }
+  return true;
+}
+
+void Peer::add_transceiver(Kind kind, bool send, bool recv) {
+  Settings st = mgr_.settings();
+  const Codec *codec = kind == Kind::Audio ? find_codec("opus") : find_codec(st.video_codec);
+  if (!codec || codec->kind != kind) codec = find_codec("vp8");
+  GstCaps *caps = codec_caps(*codec);
+  GstWebRTCRTPTransceiverDirection dir =
+      send && recv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+      : send       ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY
+                   : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY;
+  if (send) {
+    GstPadTemplate *templ =
+        gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(webrtc_), "sink_%u");
+    GstPad *pad = gst_element_request_pad(webrtc_, templ, nullptr, caps);
+    if (!pad) {
+      GST_ERROR("peer %s: cannot request a webrtcbin sink pad", id.c_str());
+      gst_caps_unref(caps);
+      return;
+    }
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_object_get(pad, "transceiver", &trans, nullptr);
+    if (trans) {
+      g_object_set(trans, "direction", dir, "codec-preferences", caps, nullptr);
+      if (kind == Kind::Video) g_object_set(trans, "do-nack", TRUE, nullptr);
+      gst_object_unref(trans);
+    }
+    SendSlot slot;
+    slot.kind = kind;
+    slot.wb_pad = pad;
+    if (sink_bin_) {
+      slot.queue = gst_element_factory_make("queue", name(kind == Kind::Audio ? "aq" : "vq").c_str());
+      // A slow peer must not stall the others: leaky, bounded by time only.
+      g_object_set(slot.queue, "max-size-buffers", 0u, "max-size-bytes", 0u, "max-size-time",
+                   (guint64)500 * GST_MSECOND, "silent", TRUE, nullptr);
+      gst_util_set_object_arg(G_OBJECT(slot.queue), "leaky", "downstream");
+      gst_object_ref_sink(slot.queue);
+      gst_bin_add(sink_bin_, slot.queue);
+      GstPad *qsrc = gst_element_get_static_pad(slot.queue, "src");
+      // The queue (in webrtc_sink) and webrtcbin (in the host bin) have different parents.
+      gst_pad_link_full(qsrc, pad, GST_PAD_LINK_CHECK_NOTHING);
+      gst_object_unref(qsrc);
+      gst_element_sync_state_with_parent(slot.queue);
+    }
+    slots_.push_back(std::move(slot));
+  } else {
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_signal_emit_by_name(webrtc_, "add-transceiver", dir, caps, &trans);
+    if (trans) {
+      if (kind == Kind::Video) g_object_set(trans, "do-nack", TRUE, nullptr);
+      gst_object_unref(trans);
+    }
+  }
+  gst_caps_unref(caps);
+}
+
+Peer::~Peer() {
+  // 1. Stop feeding webrtcbin.
+  for (auto &s : slots_) {
+    if (s.tee_pad) {
+      if (s.queue) {
+        GstPad *qsink = gst_element_get_static_pad(s.queue, "sink");
+        gst_pad_unlink(s.tee_pad, qsink);
+        gst_object_unref(qsink);
+      }
+      if (s.stream && s.stream->tee) gst_element_release_request_pad(s.stream->tee, s.tee_pad);
+      gst_object_unref(s.tee_pad);
+      s.tee_pad = nullptr;
+    }
+  }
+  // 2. Stop webrtcbin (joins its streaming threads: no more pad-added or recv data).
+  if (webrtc_) {
+    g_signal_handlers_disconnect_by_data(webrtc_, this);
+    gst_element_set_state(webrtc_, GST_STATE_NULL);
+  }
+  // 3. Receive chains: stop, EOS downstream of each pad, remove the pad.
+  std::vector<std::unique_ptr<Recv>> recv;
+  GObject *dc = nullptr;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    recv.swap(recv_);
+    dc = dc_;
+    dc_ = nullptr;
+  }
+  PeerManager::SourceInfo src = mgr_.source();
+  for (auto &r : recv) {
+    for (auto *e : r->elements) gst_element_set_state(e, GST_STATE_NULL);
+    if (r->ghost) {
+      gst_pad_push_event(r->ghost, gst_event_new_eos());
+      if (src.element && GST_OBJECT_PARENT(r->ghost) == GST_OBJECT(src.element))
+        gst_element_remove_pad(src.element, r->ghost);
+      gst_object_unref(r->ghost);
+    }
+    for (auto *e : r->elements) gst_bin_remove(host_, e);
+    if (r->tags) gst_tag_list_unref(r->tags);
+  }
+  if (dc) {
+    g_signal_handlers_disconnect_matched(dc, G_SIGNAL_MATCH_DATA, 0, 0, nullptr, nullptr, this);
+    g_signal_handlers_disconnect_matched(dc, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
+                                         (gpointer)on_dc_message, nullptr);
+    g_signal_handlers_disconnect_matched(dc, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
+                                         (gpointer)on_dc_open, nullptr);
+    g_object_unref(dc);
+  }
+  // 4. Queues and webrtcbin.
+  for (auto &s : slots_) {
+    if (s.queue) {
+      gst_element_set_state(s.queue, GST_STATE_NULL);
+      if (sink_bin_) gst_bin_remove(sink_bin_, s.queue);
+      gst_object_unref(s.queue);
+    }
+    if (s.wb_pad) {
+      if (webrtc_) gst_element_release_request_pad(webrtc_, s.wb_pad);
+      gst_object_unref(s.wb_pad);
+    }
+  }
+  if (webrtc_) {
+    g_signal_handlers_disconnect_matched(webrtc_, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr,
+                                         (gpointer)on_ice_candidate, nullptr);
+    gst_bin_remove(host_, webrtc_);
+    gst_object_unref(webrtc_);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Negotiation
+
+void Peer::make_offer(bool ice_restart) {
+  GstStructure *opts = ice_restart ? gst_structure_new("options", "ice-restart", G_TYPE_BOOLEAN, TRUE, nullptr)
+                                   : nullptr;
+  auto *ctx = new Ctx{&mgr_, uid};
+  GstPromise *promise = gst_promise_new_with_change_func(
+      [](GstPromise *promise, gpointer d) {
+        auto *c = static_cast<Ctx *>(d);
+        GstWebRTCSessionDescription *offer = nullptr;
+        const GstStructure *reply = gst_promise_get_reply(promise);
+        if (gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED && reply)
+          gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+        gst_promise_unref(promise);
+        if (!offer) {
+          c->mgr->fail_peer(c->uid, "create-offer failed");
+          return;
+        }
+        c->mgr->post_peer(c->uid, [offer](Peer &p) {
+          g_signal_emit_by_name(p.webrtc_, "set-local-description", offer, nullptr);
+          gchar *text = gst_sdp_message_as_text(offer->sdp);
+          {
+            std::lock_guard<std::mutex> l(p.mu_);
+            p.local_mids_.clear();
+            for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); i++) {
+              const char *mid = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(offer->sdp, i), "mid");
+              p.local_mids_.push_back(mid ? mid : "");
+            }
+          }
+          GST_DEBUG("offer to %s:\n%s", p.id.c_str(), text);
+          if (p.mgr_.client()) p.mgr_.client()->send_offer(p.id, text);
+          g_free(text);
+          gst_webrtc_session_description_free(offer);
+        });
+      },
+      ctx, [](gpointer d) { delete static_cast<Ctx *>(d); });
+  g_signal_emit_by_name(webrtc_, "create-offer", opts, promise);
+  if (opts) gst_structure_free(opts);
+}
+
+void Peer::apply_remote_offer(GstSDPMessage *sdp) {
+  remote_fingerprint = sdp_fingerprint(sdp);
+  GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+  auto *ctx = new Ctx{&mgr_, uid};
+  GstPromise *promise = gst_promise_new_with_change_func(
+      [](GstPromise *promise, gpointer d) {
+        auto *c = static_cast<Ctx *>(d);
+        gst_promise_unref(promise);
+        c->mgr->post_peer(c->uid, [](Peer &p) {
+          p.remote_set = true;
+          for (auto &[m, cand] : p.pending_candidates_)
+            g_signal_emit_by_name(p.webrtc_, "add-ice-candidate", (guint)m, cand.c_str());
+          p.pending_candidates_.clear();
+          auto *ctx2 = new Ctx{&p.mgr_, p.uid};
+          GstPromise *pr = gst_promise_new_with_change_func(
+              [](GstPromise *promise, gpointer d) {
+                auto *c = static_cast<Ctx *>(d);
+                GstWebRTCSessionDescription *answer = nullptr;
+                const GstStructure *reply = gst_promise_get_reply(promise);
+                if (reply) gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
+                gst_promise_unref(promise);
+                if (!answer) {
+                  c->mgr->fail_peer(c->uid, "create-answer failed");
+                  return;
+                }
+                c->mgr->post_peer(c->uid, [answer](Peer &p) {
+                  g_signal_emit_by_name(p.webrtc_, "set-local-description", answer, nullptr);
+                  {
+                    std::lock_guard<std::mutex> l(p.mu_);
+                    p.local_mids_.clear();
+                    for (guint i = 0; i < gst_sdp_message_medias_len(answer->sdp); i++) {
+                      const char *mid = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(answer->sdp, i), "mid");
+                      p.local_mids_.push_back(mid ? mid : "");
+                    }
+                  }
+                  gchar *text = gst_sdp_message_as_text(answer->sdp);
+                  GST_DEBUG("answer to %s:\n%s", p.id.c_str(), text);
+                  if (p.mgr_.client()) p.mgr_.client()->send_answer(p.id, text);
+                  g_free(text);
+                  gst_webrtc_session_description_free(answer);
+                });
+              },
+              ctx2, [](gpointer d) { delete static_cast<Ctx *>(d); });
+          g_signal_emit_by_name(p.webrtc_, "create-answer", nullptr, pr);
+        });
+      },
+      ctx, [](gpointer d) { delete static_cast<Ctx *>(d); });
+  g_signal_emit_by_name(webrtc_, "set-remote-description", desc, promise);
+  gst_webrtc_session_description_free(desc);
+}
+
+void Peer::apply_remote_answer(GstSDPMessage *sdp) {
+  remote_fingerprint = sdp_fingerprint(sdp);
+  GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+  g_signal_emit_by_name(webrtc_, "set-remote-description", desc, nullptr);
+  gst_webrtc_session_description_free(desc);
+  remote_set = true;
+  for (auto &[m, cand] : pending_candidates_)
+    g_signal_emit_by_name(webrtc_, "add-ice-candidate", (guint)m, cand.c_str());
+  pending_candidates_.clear();
+}
+
+void Peer::add_remote_candidate(int mline, const std::string &cand) {
+  if (cand.empty()) return;  // end of candidates: nothing to do in 1.22
+  if (!remote_set) {
+    if (pending_candidates_.size() < 256) pending_candidates_.emplace_back(mline, cand);
+    return;
+  }
+  g_signal_emit_by_name(webrtc_, "add-ice-candidate", (guint)mline, cand.c_str());
+}
+
+void Peer::on_ice_candidate(GstElement *, guint mline, gchar *cand, gpointer d) {
+  auto *c = static_cast<Ctx *>(d);
+  std::string candidate = cand ? cand : "";
+  c->mgr->post_peer(c->uid, [mline, candidate](Peer &p) {
+    std::string mid;
+    {
+      std::lock_guard<std::mutex> l(p.mu_);
+      if (mline < p.local_mids_.size()) mid = p.local_mids_[mline];
+    }
+    if (p.mgr_.client()) p.mgr_.client()->send_ice_candidate(p.id, candidate, (int)mline, mid);
+  });
+}
+
+void Peer::on_connection_state(GstWebRTCPeerConnectionState st) {
+  static const char *names[] = {"new", "connecting", "connected", "disconnected", "failed", "closed"};
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.state = (unsigned)st < 6 ? names[st] : "?";
+  }
+  GST_INFO("peer %s: connection state %s", id.c_str(), (unsigned)st < 6 ? names[st] : "?");
+  if (st == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
+    if (!connected) {
+      connected = true;
+      failed = false;
+      last_activity_us = g_get_monotonic_time();
+      if (!ever_connected) {
+        std::lock_guard<std::mutex> l(mu_);
+        stats_.connected_s = std::chrono::duration<double>(Clock::now() - setup_origin).count();
+      }
+      ever_connected = true;
+      mgr_.peer_message("connected", id);
+    }
+  } else if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    connected = false;
+    if (!failed) {
+      failed = true;
+      failure_since = Clock::now();
+    }
+  }
+}
+
+void Peer::on_ice_state(GstWebRTCICEConnectionState st) {
+  if (st == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED && !failed) {
+    GST_INFO("peer %s: ICE failed", id.c_str());
+    connected = false;
+    failed = true;
+    failure_since = Clock::now();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receive
+
+void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer self) {
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  static_cast<Peer *>(self)->handle_new_pad(pad);
+}
+
+GstPadProbeReturn Peer::activity_probe(GstPad *, GstPadProbeInfo *, gpointer self) {
+  static_cast<Peer *>(self)->last_activity_us = g_get_monotonic_time();
+  return GST_PAD_PROBE_OK;
+}
+
+void Peer::handle_new_pad(GstPad *pad) {
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+  const GstStructure *s = gst_caps_get_structure(caps, 0);
+  const char *media = gst_structure_get_string(s, "media");
+  const char *enc = gst_structure_get_string(s, "encoding-name");
+  Kind kind = g_strcmp0(media, "audio") == 0 ? Kind::Audio : Kind::Video;
+  const Codec *codec = enc ? find_codec(enc) : nullptr;
+  GST_INFO("peer %s: new %s stream %s", id.c_str(), to_string(kind), enc ? enc : "?");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, activity_probe, this, nullptr);
+
+  PeerManager::SourceInfo src = mgr_.source();
+  bool wanted = src.element && (kind == Kind::Audio ? src.audio : src.video);
+  static std::atomic<unsigned> serial{0};
+  std::string tag = std::string(to_string(kind)) + std::to_string(serial++) + "-";
+  auto r = std::make_unique<Recv>();
+  r->peer = this;
+  r->kind = kind;
+  GstPad *target = nullptr;
+  if (!wanted) {
+    GstElement *fs = gst_element_factory_make("fakesink", name((tag + "fakesink").c_str()).c_str());
+    g_object_set(fs, "async", FALSE, "sync", FALSE, "processing-deadline", (guint64)0, nullptr);
+    gst_bin_add(host_, fs);
+    r->elements.push_back(fs);
+    GstPad *sinkpad = gst_element_get_static_pad(fs, "sink");
+    gst_pad_link(pad, sinkpad);
+    gst_object_unref(sinkpad);
+    gst_element_sync_state_with_parent(fs);
+  } else if (!src.decode || !codec) {
+    target = GST_PAD(gst_object_ref(pad));
+  } else {
+    std::vector<GstElement *> chain;
+    chain.push_back(gst_element_factory_make(codec->depayloader, name((tag + "depay").c_str()).c_str()));
+    if (codec->parser) chain.push_back(gst_element_factory_make(codec->parser, name((tag + "parse").c_str()).c_str()));
+    GstElement *dec = gst_element_factory_make(codec->decoder, name((tag + "dec").c_str()).c_str());
+    chain.push_back(dec);
+    bool ok = true;
+    for (auto *e : chain) ok = ok && e;
+    if (!ok) {
+      GST_ERROR("peer %s: missing depayloader/decoder for %s", id.c_str(), enc);
+      for (auto *e : chain)
+        if (e) gst_object_unref(gst_object_ref_sink(e));
+      gst_caps_unref(caps);
+      return;
+    }
+    if (kind == Kind::Audio) g_object_set(dec, "use-inband-fec", TRUE, "plc", TRUE, nullptr);
+    for (auto *e : chain) gst_bin_add(host_, e);
+    for (size_t i = 0; i + 1 < chain.size(); i++) gst_element_link(chain[i], chain[i + 1]);
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) gst_element_sync_state_with_parent(*it);
+    GstPad *dsink = gst_element_get_static_pad(chain.front(), "sink");
+    if (gst_pad_link(pad, dsink) != GST_PAD_LINK_OK) GST_ERROR("peer %s: cannot link the depayloader", id.c_str());
+    gst_object_unref(dsink);
+    r->elements = chain;
+    target = gst_element_get_static_pad(dec, "src");
+  }
+  gst_caps_unref(caps);
+  Recv *raw = r.get();
+  if (target) {
+    GstElementClass *klass = GST_ELEMENT_GET_CLASS(src.element);
+    GstPadTemplate *templ = gst_element_class_get_pad_template(klass, kind == Kind::Audio ? "audio_%s" : "video_%s");
+    std::string pname = std::string(to_string(kind)) + "_" + id;
+    int n = 1;
+    while (GstPad *existing = gst_element_get_static_pad(src.element, pname.c_str())) {
+      gst_object_unref(existing);
+      pname = std::string(to_string(kind)) + "_" + id + "_" + std::to_string(n++);
+    }
+    r->tags = gst_tag_list_new_empty();
+    gst_tag_list_add(r->tags, GST_TAG_MERGE_REPLACE, kPeerIdTag, id.c_str(), nullptr);
+    gst_tag_list_set_scope(r->tags, GST_TAG_SCOPE_STREAM);
+    GstPad *ghost = gst_ghost_pad_new_from_template(pname.c_str(), target, templ);
+    r->ghost = GST_PAD(gst_object_ref(ghost));
+    gst_pad_add_probe(target, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                      recv_probe, raw, nullptr);
+    gst_object_unref(target);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      recv_.push_back(std::move(r));
+    }
+    gst_pad_set_active(ghost, TRUE);
+    GstEvent *tag_event = gst_event_new_tag(gst_tag_list_ref(raw->tags));
+    gst_pad_store_sticky_event(ghost, tag_event);  // transfer none
+    gst_event_unref(tag_event);
+    gst_element_add_pad(src.element, ghost);
+    mgr_.peer_message("pad-added", id, gst_structure_new("x", "pad", G_TYPE_STRING, pname.c_str(), "kind",
+                                                         G_TYPE_STRING, to_string(kind), nullptr));
+  } else {
+    std::lock_guard<std::mutex> l(mu_);
+    recv_.push_back(std::move(r));
+  }
+}
+
+GstPadProbeReturn Peer::recv_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *r = static_cast<Recv *>(data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_TAG) {
+      GstTagList *tl = nullptr;
+      gst_event_parse_tag(ev, &tl);
+      if (gst_tag_list_get_scope(tl) == GST_TAG_SCOPE_STREAM) {
+        // Keep our peer-id tag in the stream tags the decoder sends.
+        GstTagList *merged = gst_tag_list_merge(tl, r->tags, GST_TAG_MERGE_REPLACE);
+        gst_tag_list_set_scope(merged, GST_TAG_SCOPE_STREAM);
+        gst_event_unref(ev);
+        GST_PAD_PROBE_INFO_DATA(info) = gst_event_new_tag(merged);
+        r->tagged = true;
+      }
+    } else if (GST_EVENT_TYPE(ev) == GST_EVENT_STREAM_START) {
+      r->tagged = false;  // a new stream drops sticky tags
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  Peer *p = r->peer;
+  if (!r->tagged.exchange(true)) gst_pad_push_event(pad, gst_event_new_tag(gst_tag_list_ref(r->tags)));
+  bool linked = r->ghost && gst_pad_is_linked(r->ghost);
+  {
+    std::lock_guard<std::mutex> l(p->mu_);
+    if (r->kind == Kind::Audio) p->stats_.audio_buffers++;
+    else p->stats_.frames_decoded++;
+    if (!linked) p->stats_.frames_dropped++;
+  }
+  if (r->first.exchange(false)) {
+    double setup = std::chrono::duration<double>(Clock::now() - p->setup_origin).count();
+    {
+      std::lock_guard<std::mutex> l(p->mu_);
+      if (p->stats_.setup_s < 0) p->stats_.setup_s = setup;
+    }
+    p->mgr_.first_media(*p, r->kind, setup);
+  }
+  // Nobody consumes this peer's stream (yet): drop instead of failing the peer with not-linked.
+  return linked ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Send
+
+void Peer::wire_sends(const std::vector<std::shared_ptr<SendStream>> &streams) {
+  for (auto &slot : slots_) {
+    if (!slot.queue) continue;
+    std::shared_ptr<SendStream> best;
+    for (const auto &s : streams)
+      if (s->kind == slot.kind && s->tee && s->selects(id)) {
+        best = s;
+        break;
+      }
+    if (best == slot.stream) continue;
+    GstPad *qsink = gst_element_get_static_pad(slot.queue, "sink");
+    if (slot.tee_pad) {
+      gst_pad_unlink(slot.tee_pad, qsink);
+      gst_element_release_request_pad(slot.stream->tee, slot.tee_pad);
+      gst_object_unref(slot.tee_pad);
+      slot.tee_pad = nullptr;
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      slot.stream = best;
+    }
+    if (best) {
+      slot.tee_pad = gst_element_request_pad_simple(best->tee, "src_%u");
+      if (gst_pad_link_full(slot.tee_pad, qsink, GST_PAD_LINK_CHECK_NOTHING) != GST_PAD_LINK_OK)
+        GST_ERROR("peer %s: cannot link %s", id.c_str(), best->pad_name.c_str());
+      // A new receiver needs a keyframe to start decoding.
+      if (slot.kind == Kind::Video)
+        gst_pad_send_event(slot.tee_pad, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+      GST_INFO("peer %s: sending %s", id.c_str(), best->pad_name.c_str());
+    }
+    gst_object_unref(qsink);
+  }
+}
+
+void Peer::unwire(const SendStream *s) {
+  for (auto &slot : slots_) {
+    if (slot.stream.get() != s) continue;
+    if (slot.tee_pad) {
+      GstPad *qsink = gst_element_get_static_pad(slot.queue, "sink");
+      gst_pad_unlink(slot.tee_pad, qsink);
+      gst_object_unref(qsink);
+      gst_element_release_request_pad(slot.stream->tee, slot.tee_pad);
+      gst_object_unref(slot.tee_pad);
+      slot.tee_pad = nullptr;
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    slot.stream.reset();
+  }
+}
+
+std::shared_ptr<SendStream> Peer::sending(Kind kind) const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto &s : slots_)
+    if (s.kind == kind) return s.stream;
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stats and data channel
+
+void Peer::request_stats() {
+  auto *ctx = new Ctx{&mgr_, uid};
+  GstPromise *promise = gst_promise_new_with_change_func(
+      [](GstPromise *promise, gpointer d) {
+        auto *c = static_cast<Ctx *>(d);
+        const GstStructure *reply = gst_promise_get_reply(promise);
+        GstStructure *copy = reply ? gst_structure_copy(reply) : nullptr;
+        gst_promise_unref(promise);
+        if (!copy) return;
+        c->mgr->post_peer(c->uid, [copy](Peer &p) {
+          auto now = Clock::now();
+          double interval = p.last_poll_ == Clock::time_point{} ? 0
+                            : std::chrono::duration<double>(now - p.last_poll_).count();
+          p.last_poll_ = now;
+          PeerStats snapshot;
+          {
+            std::lock_guard<std::mutex> l(p.mu_);
+            update_from_webrtc_stats(p.stats_, copy, interval);
+            snapshot = p.stats_;
+          }
+          export_peer_metrics(p.mgr_.session(), p.id, snapshot);
+          gst_structure_free(copy);
+        });
+      },
+      ctx, [](gpointer d) { delete static_cast<Ctx *>(d); });
+  g_signal_emit_by_name(webrtc_, "get-stats", nullptr, promise);
+}
+
+PeerStats Peer::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+void Peer::on_data_channel(GstElement *, GObject *channel, gpointer d) {
+  auto *c = static_cast<Ctx *>(d);
+  GObject *ch = G_OBJECT(g_object_ref(channel));
+  c->mgr->post_peer(c->uid, [ch](Peer &p) {
+    p.adopt_data_channel(ch);
+    p.send_event(json_event("hello", p.mgr_.my_id()));
+    g_object_unref(ch);
+  });
+  // If the peer is gone the closure (and its ref) is dropped with the posted function.
+}
+
+void Peer::adopt_data_channel(GObject *channel) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (dc_) g_object_unref(dc_);
+    dc_ = G_OBJECT(g_object_ref(channel));
+  }
+  g_signal_connect_data(channel, "on-message-string", G_CALLBACK(on_dc_message), new Ctx{&mgr_, uid},
+                        free_ctx, GConnectFlags(0));
+  g_signal_connect_data(channel, "on-open", G_CALLBACK(on_dc_open), new Ctx{&mgr_, uid}, free_ctx,
+                        GConnectFlags(0));
+}
+
+void Peer::on_dc_open(GObject *, gpointer d) {
+  auto *c = static_cast<Ctx *>(d);
+  c->mgr->post_peer(c->uid, [](Peer &p) { p.send_event(json_event("hello", p.mgr_.my_id())); });
+}
+
+void Peer::on_dc_message(GObject *, gchar *str, gpointer d) {
+  auto *c = static_cast<Ctx *>(d);
+  std::string text = str ? str : "";
+  if (text.size() > 64 * 1024) return;
+  c->mgr->post_peer(c->uid, [text](Peer &p) {
+    p.last_activity_us = g_get_monotonic_time();
+    // Validate: one JSON object with a string "type".
+    JsonParser *parser = json_parser_new();
+    std::string type;
+    if (!text.empty() && json_parser_load_from_data(parser, text.c_str(), (gssize)text.size(), nullptr)) {
+      JsonNode *root = json_parser_get_root(parser);
+      if (root && JSON_NODE_HOLDS_OBJECT(root)) {
+        JsonObject *o = json_node_get_object(root);
+        if (json_object_has_member(o, "type")) {
+          JsonNode *t = json_object_get_member(o, "type");
+          if (JSON_NODE_HOLDS_VALUE(t) && json_node_get_value_type(t) == G_TYPE_STRING)
+            type = json_node_get_string(t);
+        }
+      }
+    }
+    g_object_unref(parser);
+    if (type.empty() || type == "ping") return;
+    p.mgr_.peer_message("data", p.id, gst_structure_new("x", "type", G_TYPE_STRING, type.c_str(), "json",
+                                                        G_TYPE_STRING, text.c_str(), nullptr));
+  });
+}
+
+void Peer::send_ping() { send_event(json_event("ping", mgr_.my_id())); }
+
+void Peer::send_event(const std::string &json) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!dc_) return;
+  GstWebRTCDataChannelState st;
+  g_object_get(dc_, "ready-state", &st, nullptr);
+  if (st != GST_WEBRTC_DATA_CHANNEL_STATE_OPEN) return;
+  g_signal_emit_by_name(dc_, "send-string", json.c_str());
+}
+
+}  // namespace mf::webrtc
