@@ -90,6 +90,13 @@ void export_peer_metrics(const std::string &session, const std::string &peer, co
   out.push_back({"direction", "out"});
   reg.gauge("meshflow_webrtc_bitrate_bps", "Media bitrate per peer and direction", in).set(ps.bitrate_in);
   reg.gauge("meshflow_webrtc_bitrate_bps", "Media bitrate per peer and direction", out).set(ps.bitrate_out);
+  reg.gauge("meshflow_webrtc_frames_decoded", "Video frames decoded from a peer so far", l)
+      .set((double)ps.frames_decoded);
+  reg.gauge("meshflow_webrtc_frames_dropped", "Video frames of a peer dropped so far", l)
+      .set((double)ps.frames_dropped);
+  reg.gauge("meshflow_webrtc_audio_packets_received",
+            "Audio packets received and decoded from a peer so far (one buffer per Opus packet)", l)
+      .set((double)ps.audio_buffers);
 }
 
 }  // namespace mf::webrtc
