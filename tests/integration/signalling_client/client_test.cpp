@@ -290,7 +290,9 @@ TEST(SignallingClient, RejectedAnnounceIsReportedAndRetriedNeverAHijack) {
     });
   }));
   EXPECT_NE(b.state(), sig::ClientState::Announced);
-  EXPECT_GE(b.reconnects(), 2u);
+  // Two refused announces: the second came after at least one reconnect (the next one may still
+  // be being scheduled when the second error is reported).
+  EXPECT_GE(b.reconnects(), 1u);
   EXPECT_TRUE(announced(a));
   EXPECT_EQ(server.peers("dup"), std::vector<std::string>{"same"});
   a.stop();  // the id is free again: b gets it on a later attempt
