@@ -319,6 +319,9 @@ class Peer {
     this.closed = false;
     this.eventsReceived = 0;
     this.lastEvent = null;
+    this.offersSent = 0;
+    this.offersReceived = 0;
+    this.collisions = 0;
     this.stats = emptyStats();
     this.prev = null;
     this.remoteStream = new MediaStream();
@@ -417,6 +420,7 @@ class Peer {
       this.makingOffer = true;
       await pc.setLocalDescription();
       if (pc !== this.pc) return;
+      this.offersSent++;
       await send('peer.offer', { to: this.id, sdp: pc.localDescription.sdp, ...envelopeParam() });
     } catch (e) {
       log(`${this.id}: offer failed: ${e.message}`);
@@ -432,6 +436,8 @@ class Peer {
     const readyForOffer = !this.makingOffer &&
       (pc.signalingState === 'stable' || this.isSettingRemoteAnswerPending);
     const offerCollision = type === 'offer' && !readyForOffer;
+    if (type === 'offer') this.offersReceived++;
+    if (offerCollision) this.collisions++;
     this.ignoreOffer = !this.polite && offerCollision;
     if (this.ignoreOffer) {
       log(`${this.id}: ignoring colliding offer (we are impolite)`);
@@ -969,6 +975,9 @@ function peerSnapshot(p) {
     dataChannelState: p.dc?.readyState ?? null,
     setupMs: p.connectedAt === null ? null : Math.round(p.connectedAt - p.created),
     eventsReceived: p.eventsReceived,
+    offersSent: p.offersSent,
+    offersReceived: p.offersReceived,
+    collisions: p.collisions,
     lastEvent: p.lastEvent,
     hasTile: p.tile.isConnected,
     remoteTracks: p.remoteStream.getTracks().map((t) => t.kind),
@@ -1004,6 +1013,14 @@ window.meshflow = {
       transcripts: [...state.transcripts],
       errors: [...state.errors],
     };
+  },
+  /// Start an ICE restart with one peer (a renegotiation: tests use it to exercise perfect
+  /// negotiation when both sides do it at once). False if there is no such peer.
+  restartIce(peerId) {
+    const p = state.peers.get(peerId);
+    if (!p) return false;
+    p.pc.restartIce();
+    return true;
   },
   /// Send a JSON event on the data channel to one peer (true if sent).
   send(peerId, event) { return state.peers.get(peerId)?.sendEvent(event) ?? false; },

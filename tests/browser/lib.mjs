@@ -183,7 +183,8 @@ export function summary(s) {
   for (const [id, p] of Object.entries(s.peers || {})) {
     peers[id] = {
       conn: p.connectionState, ice: p.iceConnectionState, sig: p.signalingState, dtls: p.dtlsState,
-      dc: p.dataChannelState, setupMs: p.setupMs, tracks: p.remoteTracks,
+      dc: p.dataChannelState, setupMs: p.setupMs, tracks: p.remoteTracks, polite: p.polite,
+      offersSent: p.offersSent, offersReceived: p.offersReceived, collisions: p.collisions,
       framesDecoded: p.stats.framesDecoded, audioBytesReceived: p.stats.audioBytesReceived,
       rttMs: p.stats.rttMs, lossPct: p.stats.lossPct, bitrateInKbps: p.stats.bitrateInKbps,
     };

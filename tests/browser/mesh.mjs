@@ -37,6 +37,31 @@ await main('mesh', async (ctx) => {
     fail(`alice's stats for bob are not live: ${JSON.stringify(s)}`);
   }
 
+  // Renegotiation from both sides at once (an ICE restart each): perfect negotiation settles the
+  // collision (the polite peer rolls back) and media keeps flowing.
+  const before = {
+    alice: (await snapshot(alice)).peers[bob.peerId],
+    bob: (await snapshot(bob)).peers[alice.peerId],
+  };
+  await Promise.all([
+    alice.page.evaluate((id) => window.meshflow.restartIce(id), bob.peerId),
+    bob.page.evaluate((id) => window.meshflow.restartIce(id), alice.peerId),
+  ]);
+  // Settled: a new offer/answer exchange happened, stable again, connected, video still decoding.
+  const settled = (b, other) => (x) => {
+    const p = x.peers[other];
+    return p && p.offersSent + p.offersReceived > b.offersSent + b.offersReceived &&
+      p.signalingState === 'stable' && p.stats.framesDecoded > b.stats.framesDecoded + 30 &&
+      mediaFlowing(other)(x);
+  };
+  const [ra, rb] = await Promise.all([
+    waitFor(alice, settled(before.alice, bob.peerId), 'the ICE restart to settle', 20000),
+    waitFor(bob, settled(before.bob, alice.peerId), 'the ICE restart to settle', 20000),
+  ]);
+  const n = (x, id) => `offers sent ${x.peers[id].offersSent} received ${x.peers[id].offersReceived} ` +
+    `collisions ${x.peers[id].collisions} (${x.peers[id].polite ? 'polite' : 'impolite'})`;
+  log(`ICE restart settled: alice ${n(ra, bob.peerId)}; bob ${n(rb, alice.peerId)}`);
+
   // The data channel carries JSON events; a transcript event is shown.
   const sent = await alice.page.evaluate((to) => window.meshflow.send(to, {
     type: 'transcript', text: 'hello from alice', speaker: 'alice', is_final: true,
