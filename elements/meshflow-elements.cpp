@@ -5,6 +5,8 @@ GST_ELEMENT_REGISTER_DECLARE(mfmixer);
 GST_ELEMENT_REGISTER_DECLARE(mfjittersync);
 GST_ELEMENT_REGISTER_DECLARE(mfwebrtcsrc);
 GST_ELEMENT_REGISTER_DECLARE(mfwebrtcsink);
+GST_ELEMENT_REGISTER_DECLARE(mfwssrc);
+GST_ELEMENT_REGISTER_DECLARE(mfwssink);
 
 gboolean meshflow_elements_register(GstPlugin *plugin) {
   gboolean ok = TRUE;
@@ -13,6 +15,8 @@ gboolean meshflow_elements_register(GstPlugin *plugin) {
   ok &= GST_ELEMENT_REGISTER(mfjittersync, plugin);
   ok &= GST_ELEMENT_REGISTER(mfwebrtcsrc, plugin);
   ok &= GST_ELEMENT_REGISTER(mfwebrtcsink, plugin);
+  ok &= GST_ELEMENT_REGISTER(mfwssrc, plugin);
+  ok &= GST_ELEMENT_REGISTER(mfwssink, plugin);
   return ok;
 }
 

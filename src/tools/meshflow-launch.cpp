@@ -25,6 +25,7 @@
 #include "meshflow/signalling/token.h"
 
 using namespace mf;
+#include "meshflow/transport/ws_endpoint.h"
 
 namespace {
 
@@ -275,4 +276,5 @@ int main(int argc, char **argv) {
   server.reset();
   g_main_loop_unref(app.loop);
   return app.exit_code;
+    mf::transport::WsEndpoint::global().attach(server->soup_server(), server->config().allowed_origins);  // /ws
 }
