@@ -1096,35 +1096,33 @@ void Client::stop() {
   im.loop.reset();  // joins a private loop's thread
 }
 
+namespace {
+// params {to, sdp} of peer.offer / peer.answer.
+NodePtr sdp_params(const std::string &to, const std::string &sdp) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "to");
+  json_builder_add_string_value(b, to.c_str());
+  json_builder_set_member_name(b, "sdp");
+  json_builder_add_string_value(b, sdp.c_str());
+  json_builder_end_object(b);
+  NodePtr params(json_builder_get_root(b));
+  g_object_unref(b);
+  return params;
+}
+}  // namespace
+
 bool Client::send_offer(const std::string &to, const std::string &sdp, ReplyCallback reply) {
   Impl *im = impl_.get();
   return im->post([im, to, sdp, reply]() mutable {
-    JsonBuilder *b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "to");
-    json_builder_add_string_value(b, to.c_str());
-    json_builder_set_member_name(b, "sdp");
-    json_builder_add_string_value(b, sdp.c_str());
-    json_builder_end_object(b);
-    NodePtr params(json_builder_get_root(b));
-    g_object_unref(b);
-    im->submit(im->make("peer.offer", std::move(params), to, std::move(reply)));
+    im->submit(im->make("peer.offer", sdp_params(to, sdp), to, std::move(reply)));
   });
 }
 
 bool Client::send_answer(const std::string &to, const std::string &sdp, ReplyCallback reply) {
   Impl *im = impl_.get();
   return im->post([im, to, sdp, reply]() mutable {
-    JsonBuilder *b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "to");
-    json_builder_add_string_value(b, to.c_str());
-    json_builder_set_member_name(b, "sdp");
-    json_builder_add_string_value(b, sdp.c_str());
-    json_builder_end_object(b);
-    NodePtr params(json_builder_get_root(b));
-    g_object_unref(b);
-    im->submit(im->make("peer.answer", std::move(params), to, std::move(reply)));
+    im->submit(im->make("peer.answer", sdp_params(to, sdp), to, std::move(reply)));
   });
 }
 

@@ -395,11 +395,14 @@ bool plain_reason(const std::string &r) {
 }
 }  // namespace
 
+// The error response of a malformed request, counted; `id` may be null.
+NodePtr Dispatcher::malformed(int code, const std::string &reason, JsonNode *id) const {
+  report(code, reason);
+  return make_error(RpcError{code, {}, plain_reason(reason) ? "" : reason, {}}, id);
+}
+
 NodePtr Dispatcher::handle_one(JsonNode *msg, void *context) const {
-  auto error = [&](int code, const char *reason, JsonNode *id) {
-    report(code, reason);
-    return make_error(RpcError{code, {}, plain_reason(reason) ? "" : reason, {}}, id);
-  };
+  auto error = [&](int code, const char *reason, JsonNode *id) { return malformed(code, reason, id); };
   if (!JSON_NODE_HOLDS_OBJECT(msg)) return error(kInvalidRequest, "not_an_object", nullptr);
   JsonObject *o = json_node_get_object(msg);
   JsonNode *id = json_object_get_member(o, "id");
@@ -444,9 +447,7 @@ NodePtr Dispatcher::handle_one(JsonNode *msg, void *context) const {
 
 std::string Dispatcher::handle(std::string_view text, void *context) const {
   auto error = [&](int code, const std::string &reason) {
-    report(code, reason);
-    return to_string(
-        make_error(RpcError{code, {}, plain_reason(reason) ? "" : reason, {}}, nullptr).get());
+    return to_string(malformed(code, reason, nullptr).get());
   };
   PrescanResult pr = prescan(text, limits_.prescan);
   if (!pr.ok) return error(pr.code, pr.reason);

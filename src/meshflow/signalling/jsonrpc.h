@@ -130,6 +130,7 @@ class Dispatcher {
 
  private:
   NodePtr handle_one(JsonNode *msg, void *context) const;  // nullptr = no response
+  NodePtr malformed(int code, const std::string &reason, JsonNode *id) const;
   void report(int code, const std::string &reason) const { if (sink_) sink_(code, reason); }
   DispatchLimits limits_;
   std::map<std::string, Handler> handlers_;
