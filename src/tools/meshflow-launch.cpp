@@ -225,6 +225,7 @@ int main(int argc, char **argv) {
     }
     std::fprintf(stderr, "meshflow-launch: signalling on %s (room '%s')\n", server->url().c_str(),
                  m.session.room.c_str());
+    mf::transport::WsEndpoint::global().attach(server->soup_server(), server->config().allowed_origins);  // /ws
     std::string web = tools::find_web_dir();
     if (!web.empty()) {
       tools::add_web_routes(server->soup_server(), web);
@@ -276,5 +277,4 @@ int main(int argc, char **argv) {
   server.reset();
   g_main_loop_unref(app.loop);
   return app.exit_code;
-    mf::transport::WsEndpoint::global().attach(server->soup_server(), server->config().allowed_origins);  // /ws
 }
