@@ -21,13 +21,27 @@
 // - UI: a grid tile per remote peer labelled with its peer id, playing its video and audio, with its
 //   signalling / ICE / DTLS / connection states and live stats from getStats() once per second.
 //
+// - Transport (web/transport.js): on load the page asks GET /session-config?room=&user= (user: ?user=
+//   or a stable id kept in localStorage) and uses WebSocket media (web/ws-media.js, /ws, PCM16
+//   frames, no signalling) instead of WebRTC when the session says so (session.transport or the
+//   WebRTC rollout), when RTCPeerConnection is missing, or when ICE has not connected within
+//   ice_timeout_ms (then the WebRTC attempt is torn down: peer connections closed, peer.disconnect).
+//
 // Query parameters: room (default "demo"), name (display name), token, audio=0, video=0,
-// peer (ask for this peer id), signal (signalling URL override, for development).
+// peer (ask for this peer id), signal (signalling URL override, for development), user (user id
+// for the transport choice), transport=webrtc|websocket (override the choice, for development).
 //
 // Test hook: `window.meshflow` (see the bottom of this file), e.g.
 //   await page.evaluate(() => window.meshflow.snapshot())
 //   -> {peerId, room, signalling: {state, connects, announces, ...}, peers: {ID: {connectionState,
-//       iceConnectionState, dtlsState, stats: {framesDecoded, audioBytesReceived, ...}}}, ...}
+//       iceConnectionState, dtlsState, stats: {framesDecoded, audioBytesReceived, ...}}},
+//       transport: 'webrtc'|'websocket'|'none'|null, transportReason, sessionConfig, userId,
+//       ws: {state, peerId, framesSent, framesReceived, bytesSent, bytesReceived, lastRms, maxRms, ...}}
+
+import {
+  decideTransport, defaultConfig, iceTimedOut, normaliseConfig, stableUserId,
+} from './transport.js';
+import { WsMedia } from './ws-media.js';
 
 const SDP_CODEC_ALLOWLIST = new Set([
   'opus', 'vp8', 'vp9', 'h264', 'av1', 'rtx', 'red', 'ulpfec', 'flexfec-03', 'telephone-event',
@@ -57,6 +71,9 @@ function readParams() {
     video: flag('video'),
     peerId: q.get('peer') || '',
     signalUrl: q.get('signal') || `${wsScheme}//${location.host}/rpc`,
+    wsUrl: `${wsScheme}//${location.host}/ws`,
+    user: q.get('user') || '',
+    transport: (q.get('transport') || '').toLowerCase(),
   };
 }
 
@@ -120,9 +137,18 @@ const state = {
   transcripts: [],
   log: [],
   errors: [],
+  // Transport choice (web/transport.js) and the ICE watchdog that triggers the WebSocket fallback.
+  userId: null,
+  transport: null,         // 'webrtc' | 'websocket' | 'none' once decided
+  transportReason: null,
+  sessionConfig: null,     // the /session-config answer (or the defaults)
+  canFallBack: false,
+  fallbacks: 0,            // WebRTC attempts given up for WebSocket
+  ice: { firstPeerAt: null, connected: false },
 };
 
 let localStream = null;
+let wsMedia = null; // WsMedia once the page uses the WebSocket transport
 
 // ---------------------------------------------------------------------------------------------
 // Signalling: JSON-RPC 2.0 over WebSocket, with heartbeat and reconnection.
@@ -357,6 +383,7 @@ class Peer {
     pc.ondatachannel = ({ channel }) => this.setupDataChannel(channel);
     const update = () => {
       if (pc !== this.pc) return;
+      if (['connected', 'completed'].includes(pc.iceConnectionState)) state.ice.connected = true;
       if (pc.connectionState === 'connected' && this.connectedAt === null) {
         this.connectedAt = performance.now();
         log(`${this.id}: connected in ${Math.round(this.connectedAt - this.created)} ms`);
@@ -553,6 +580,7 @@ async function send(method, params) {
 }
 
 function addPeer(id, info, { offer }) {
+  state.ice.firstPeerAt ??= performance.now();
   const p = new Peer(id, info);
   state.peers.set(id, p);
   log(`${id}: ${offer ? 'offering' : 'waiting for its offer'} (${p.polite ? 'polite' : 'impolite'})`);
@@ -785,6 +813,7 @@ $('enable-audio').addEventListener('click', () => {
   $('enable-audio').hidden = true;
   notice('');
   for (const p of state.peers.values()) playWithSound(p.tile.querySelector('video'));
+  wsMedia?.resumeAudio();
 });
 
 $('leave').addEventListener('click', () => leave());
@@ -819,6 +848,9 @@ function renderSession() {
   const s = state.signalling;
   const text = s.state === 'reconnecting' ? `reconnecting (retry in ${(s.nextRetryMs / 1000).toFixed(1)} s)` : s.state;
   setText('signalling-state', text, s.state);
+  setText('transport', state.transport ?? 'deciding', state.transport === 'none' ? 'closed' : 'open');
+  const t = $('transport');
+  if (t) t.title = state.transportReason ?? '';
 }
 
 function renderPeer(peer) {
@@ -849,7 +881,7 @@ function emptyStats() {
     framesDecoded: 0, framesDropped: 0, framesPerSecond: null, frameWidth: null, frameHeight: null,
     videoBytesReceived: 0, videoPacketsReceived: 0, videoPacketsLost: 0,
     audioBytesReceived: 0, audioPacketsReceived: 0, audioPacketsLost: 0, audioSamplesReceived: 0,
-    audioLevel: null, bytesSent: 0, videoFramesEncoded: 0, audioJitterMs: null, videoJitterMs: null,
+    audioLevel: null, audioEnergy: 0, bytesSent: 0, videoFramesEncoded: 0, audioJitterMs: null, videoJitterMs: null,
     dtlsState: null, iceState: null, localCandidateType: null, remoteCandidateType: null,
     updatedAt: null,
   };
@@ -883,6 +915,7 @@ async function collectStats(peer) {
           s.audioPacketsLost += r.packetsLost ?? 0;
           s.audioSamplesReceived += r.totalSamplesReceived ?? 0;
           if (r.audioLevel != null) s.audioLevel = r.audioLevel;
+          if (r.totalAudioEnergy != null) s.audioEnergy += r.totalAudioEnergy;
           if (r.jitter != null) s.audioJitterMs = r.jitter * 1000;
         }
         break;
@@ -948,6 +981,7 @@ setInterval(() => {
 // Leaving
 
 async function leave() {
+  wsMedia?.stop();
   if (sig.ws?.readyState === WebSocket.OPEN) await send('peer.disconnect', {});
   sig.close();
   for (const id of [...state.peers.keys()]) removePeer(id, 'left');
@@ -957,7 +991,10 @@ async function leave() {
   $('leave').disabled = true;
 }
 
-addEventListener('pagehide', () => sig.close());
+addEventListener('pagehide', () => {
+  sig.close();
+  wsMedia?.stop();
+});
 
 // ---------------------------------------------------------------------------------------------
 // Test hook
@@ -995,6 +1032,11 @@ window.meshflow = {
   get peers() {
     return Object.fromEntries([...state.peers.values()].map((p) => [p.id, peerSnapshot(p)]));
   },
+  get transport() { return state.transport; },
+  get userId() { return state.userId; },
+  /// WebSocket transport stats (null while the page uses WebRTC): frames/bytes sent and received,
+  /// lastRms/maxRms of the received audio, player jitter-buffer stats, connection state.
+  get ws() { return wsMedia ? wsMedia.snapshot() : null; },
   /// Everything above as one JSON-serialisable object (what tests read).
   snapshot() {
     return {
@@ -1012,6 +1054,13 @@ window.meshflow = {
       departed: [...state.departed],
       transcripts: [...state.transcripts],
       errors: [...state.errors],
+      userId: state.userId,
+      transport: state.transport,
+      transportReason: state.transportReason,
+      sessionConfig: state.sessionConfig,
+      fallbacks: state.fallbacks,
+      ice: { ...state.ice },
+      ws: this.ws,
     };
   },
   /// Start an ICE restart with one peer (a renegotiation: tests use it to exercise perfect
@@ -1033,8 +1082,140 @@ window.meshflow = {
 // ---------------------------------------------------------------------------------------------
 // Start
 
+// ---------------------------------------------------------------------------------------------
+// Transport: WebRTC (signalling + mesh above) or WebSocket media (ws-media.js)
+
+function storage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+async function fetchSessionConfig() {
+  const url = `/session-config?room=${encodeURIComponent(params.room)}&user=${encodeURIComponent(state.userId)}`;
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 5000);
+  try {
+    const res = await fetch(url, { signal: ctl.signal, cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const cfg = normaliseConfig(await res.json(), params.room, state.userId);
+    if (cfg.error) log(`session-config: ${cfg.error}; using the defaults`);
+    return cfg;
+  } catch (e) {
+    log(`session-config: ${url} failed (${e.message}); using the defaults`);
+    return defaultConfig(params.room, state.userId);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/// Tell the launcher we use WebSocket although it offered WebRTC (counted in its metrics as
+/// meshflow_transport_fallbacks_total{reason}); best effort.
+function reportFallback(reason) {
+  const url = `/session-config?room=${encodeURIComponent(params.room)}&user=${encodeURIComponent(state.userId)}` +
+              `&fallback=${reason}`;
+  fetch(url, { method: 'POST' }).catch((e) => log(`session-config: fallback report failed (${e.message})`));
+}
+
+function setTransport(transport, reason) {
+  state.transport = transport;
+  state.transportReason = reason;
+  log(`transport: ${transport} (${reason})`);
+  renderSession();
+}
+
+function renderWs() {
+  const panel = $('ws-panel');
+  if (!panel || !wsMedia) return;
+  panel.hidden = false;
+  const s = wsMedia.stats;
+  const f = (v, d = 0) => (v == null ? '-' : Number(v).toFixed(d));
+  panel.querySelector('.states').textContent =
+    `ws ${s.state}${s.peerId ? ` · ${s.peerId}` : ''}${s.state === 'reconnecting' ? ` (retry in ${f(s.nextRetryMs / 1000, 1)} s)` : ''}` +
+    ` · audio ${s.audioContextState ?? '-'}${s.lastError ? ` · ${s.lastError}` : ''}`;
+  panel.querySelector('.stats').textContent =
+    `sent ${s.framesSent} frames / ${f(s.bytesSent / 1024)} KiB · received ${s.framesReceived} frames / ` +
+    `${f(s.bytesReceived / 1024)} KiB · lost ${s.framesLost} · level ${f(s.lastRms, 3)} (max ${f(s.maxRms, 3)}) · ` +
+    `buffer ${f(s.player.bufferedMs)} ms · underruns ${s.player.underruns} · rtt ${f(s.rttMs, 1)} ms`;
+  if (wsMedia.audioSuspended && !audioBlocked) {
+    audioBlocked = true;
+    $('enable-audio').hidden = false;
+    notice('The browser blocked sound until you interact with the page: click "Enable audio".');
+  }
+}
+
+async function startWebSocket() {
+  if (wsMedia) return;
+  const q = new URLSearchParams({ room: params.room, user: state.userId });
+  if (params.token) q.set('token', params.token);
+  wsMedia = new WsMedia({
+    url: `${params.wsUrl}?${q}`,
+    stream: localStream,
+    log,
+    onChange: () => {
+      if (wsMedia?.stats.peerId) state.peerId = wsMedia.stats.peerId;
+      renderSession();
+      renderWs();
+    },
+    onTranscript: (t) => showTranscript(t.speaker || 'session', t),
+  });
+  setInterval(renderWs, STATS_INTERVAL_MS);
+  state.signalling.state = 'unused';
+  renderSession();
+  await wsMedia.start();
+}
+
+/// Give up on WebRTC (ICE did not connect in time): leave the mesh, then use WebSocket.
+async function fallBackToWebSocket(why) {
+  if (state.transport !== 'webrtc') return;
+  state.fallbacks++;
+  setTransport('websocket', why);
+  reportFallback('ice_timeout');
+  notice(`WebRTC did not connect (${why}); using the WebSocket fallback.`);
+  if (sig.ws?.readyState === WebSocket.OPEN) await send('peer.disconnect', {});
+  sig.close();
+  for (const id of [...state.peers.keys()]) removePeer(id, 'fallback');
+  state.peerId = null;
+  await startWebSocket();
+}
+
+async function start() {
+  state.userId = stableUserId(params.user, storage());
+  renderSession();
+  const [cfg] = await Promise.all([fetchSessionConfig(), openLocalMedia()]);
+  $('local-tile').querySelector('.media-note').textContent =
+    [state.localMedia.video ? 'camera' : 'no camera', state.localMedia.audio ? 'mic' : 'no mic'].join(' · ');
+  state.sessionConfig = cfg;
+  const hasRtc = typeof window.RTCPeerConnection === 'function';
+  const d = decideTransport(cfg, { hasRtc, override: params.transport });
+  state.canFallBack = d.canFallBack;
+  setTransport(d.transport, d.reason);
+  if (d.transport === 'websocket') {
+    if (d.fallback) reportFallback(d.fallback);
+    await startWebSocket();
+    return;
+  }
+  if (d.transport === 'none') {
+    notice(`Cannot send or receive media: ${d.reason}.`);
+    state.signalling.state = 'closed';
+    renderSession();
+    return;
+  }
+  sig.connect();
+  if (!d.canFallBack) return;
+  const watchdog = setInterval(() => {
+    if (state.transport !== 'webrtc' || state.ice.connected) {
+      clearInterval(watchdog);
+      return;
+    }
+    if (iceTimedOut({ ...state.ice, now: performance.now(), timeoutMs: cfg.ice_timeout_ms })) {
+      clearInterval(watchdog);
+      fallBackToWebSocket(`ICE not connected within ${cfg.ice_timeout_ms} ms`);
+    }
+  }, 250);
+}
+
 renderSession();
-await openLocalMedia();
-$('local-tile').querySelector('.media-note').textContent =
-  [state.localMedia.video ? 'camera' : 'no camera', state.localMedia.audio ? 'mic' : 'no mic'].join(' · ');
-sig.connect();
+await start();

@@ -227,8 +227,9 @@ int main(int argc, char **argv) {
                  m.session.room.c_str());
     mf::transport::WsEndpoint::global().attach(server->soup_server(), server->config().allowed_origins);  // /ws
     std::string web = tools::find_web_dir();
+    tools::add_web_routes(server->soup_server(), web,
+                          tools::SessionConfig::from(m.session, server->registry()));
     if (!web.empty()) {
-      tools::add_web_routes(server->soup_server(), web);
       std::string http = server->url();
       http.replace(0, 2, "http");  // ws://host:port/rpc -> http://host:port/rpc
       http = http.substr(0, http.rfind('/'));

@@ -1,7 +1,11 @@
 #include "web_routes.h"
 
+#include <json-glib/json-glib.h>
+
 #include <cstring>
 #include <string>
+
+#include "meshflow/session/rollout.h"
 
 namespace mf::tools {
 
@@ -55,7 +59,122 @@ void serve_file(SoupServerMessage *msg, const std::string &dir, const std::strin
   g_free(path);
 }
 
+void reply_json(SoupServerMessage *msg, guint status, JsonBuilder *b) {
+  JsonNode *root = json_builder_get_root(b);
+  gchar *text = json_to_string(root, FALSE);
+  json_node_unref(root);
+  auto *headers = soup_server_message_get_response_headers(msg);
+  soup_message_headers_replace(headers, "Cache-Control", "no-store");
+  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, text, std::strlen(text));
+  soup_server_message_set_status(msg, status, nullptr);
+}
+
+void reply_error(SoupServerMessage *msg, guint status, const SessionConfig &cfg, const char *reason,
+                 const std::string &message) {
+  cfg.registry->counter("meshflow_session_config_errors_total",
+                        "GET /session-config requests refused, by reason", {{"reason", reason}})
+      .inc();
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "error");
+  json_builder_add_string_value(b, reason);
+  json_builder_set_member_name(b, "message");
+  json_builder_add_string_value(b, message.c_str());
+  json_builder_end_object(b);
+  reply_json(msg, status, b);
+  g_object_unref(b);
+}
+
+// Why a client offered WebRTC uses WebSocket (POST /session-config?...&fallback=REASON).
+const char *const kFallbackReasons[] = {"no_webrtc", "ice_timeout"};
+
+// GET /session-config?room=ROOM&user=USER: the decision.
+// POST /session-config?room=ROOM&user=USER&fallback=no_webrtc|ice_timeout: a client reports that it
+// fell back to WebSocket (counted; 204).
+void session_config(SoupServerMessage *msg, GHashTable *query, const SessionConfig &cfg) {
+  const char *method = soup_server_message_get_method(msg);
+  const bool post = g_strcmp0(method, "POST") == 0;
+  if (!post && g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
+    reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, cfg, "method", "/session-config: use GET (or POST a fallback)");
+    return;
+  }
+  const char *room = query ? static_cast<const char *>(g_hash_table_lookup(query, "room")) : nullptr;
+  const char *user = query ? static_cast<const char *>(g_hash_table_lookup(query, "user")) : nullptr;
+  if (!user || !*user) {
+    reply_error(msg, SOUP_STATUS_BAD_REQUEST, cfg, "missing_user",
+                "/session-config: query parameter 'user' is missing or empty (?room=ROOM&user=USER)");
+    return;
+  }
+  if (std::strlen(user) > kMaxUserIdBytes || !g_utf8_validate(user, -1, nullptr)) {
+    reply_error(msg, SOUP_STATUS_BAD_REQUEST, cfg, "bad_user",
+                "/session-config: 'user' must be valid UTF-8 of at most " +
+                    std::to_string(kMaxUserIdBytes) + " bytes");
+    return;
+  }
+  if (room && (std::strlen(room) > 128 || !g_utf8_validate(room, -1, nullptr))) {
+    reply_error(msg, SOUP_STATUS_BAD_REQUEST, cfg, "bad_room",
+                "/session-config: 'room' must be valid UTF-8 of at most 128 bytes");
+    return;
+  }
+  if (post) {
+    const char *why = query ? static_cast<const char *>(g_hash_table_lookup(query, "fallback")) : nullptr;
+    const char *reason = nullptr;
+    for (const char *r : kFallbackReasons)
+      if (g_strcmp0(why, r) == 0) reason = r;
+    if (!reason) {
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, cfg, "bad_fallback",
+                  "/session-config: POST needs fallback=no_webrtc or fallback=ice_timeout");
+      return;
+    }
+    cfg.registry
+        ->counter("meshflow_transport_fallbacks_total",
+                  "Clients that fell back from WebRTC to WebSocket, by reason (reported by the client)",
+                  {{"reason", reason}})
+        .inc();
+    soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+    return;
+  }
+  const std::string room_s = room && *room ? room : cfg.room;
+  auto choice = session::choose_transport(cfg.transport, cfg.webrtc_rollout_percent, user);
+  const char *transport = session::transport_name(choice.transport);
+  cfg.registry
+      ->counter("meshflow_session_config_total",
+                "Transport decisions served by GET /session-config, by transport and session.transport mode",
+                {{"transport", transport}, {"mode", cfg.transport}})
+      .inc();
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  auto str = [b](const char *k, const std::string &v) {
+    json_builder_set_member_name(b, k);
+    json_builder_add_string_value(b, v.c_str());
+  };
+  auto num = [b](const char *k, gint64 v) {
+    json_builder_set_member_name(b, k);
+    json_builder_add_int_value(b, v);
+  };
+  str("room", room_s);
+  str("user", user);
+  str("transport", transport);
+  num("bucket", choice.bucket);
+  num("rollout_percent", cfg.webrtc_rollout_percent);
+  str("mode", cfg.transport);
+  num("ice_timeout_ms", cfg.ice_timeout_ms);
+  str("reason", choice.reason);
+  json_builder_end_object(b);
+  reply_json(msg, SOUP_STATUS_OK, b);
+  g_object_unref(b);
+}
+
 }  // namespace
+
+SessionConfig SessionConfig::from(const manifest::Session &s, metrics::Registry &registry) {
+  SessionConfig c;
+  c.room = s.room;
+  c.transport = s.transport;
+  c.webrtc_rollout_percent = s.webrtc_rollout_percent;
+  c.registry = &registry;
+  return c;
+}
 
 std::string find_web_dir() {
   for (const char *dir : {MESHFLOW_SOURCE_WEB_DIR, MESHFLOW_INSTALL_WEB_DIR}) {
@@ -67,7 +186,20 @@ std::string find_web_dir() {
   return "";
 }
 
-void add_web_routes(SoupServer *server, const std::string &web_dir) {
+void add_web_routes(SoupServer *server, const std::string &web_dir, const SessionConfig &session) {
+  auto *cfg = new SessionConfig(session);
+  if (!cfg->registry) cfg->registry = &metrics::Registry::global();
+  soup_server_add_handler(
+      server, "/session-config",
+      [](SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer d) {
+        if (g_strcmp0(path, "/session-config") != 0) {
+          soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, nullptr);
+          return;
+        }
+        session_config(msg, query, *static_cast<SessionConfig *>(d));
+      },
+      cfg, [](gpointer d) { delete static_cast<SessionConfig *>(d); });
+  if (web_dir.empty()) return;
   auto *root = new WebRoot{web_dir};
   soup_server_add_handler(
       server, "/client",

@@ -57,10 +57,13 @@ std::string node_path() {
 class Launcher {
  public:
   /// Start on `port` (0 = any free port) and wait for the signalling line.
-  ::testing::AssertionResult start(const std::string &manifest_path, int port = 0) {
+  ::testing::AssertionResult start(const std::string &manifest_path, int port = 0,
+                                   const std::vector<std::string> &extra = {}) {
     std::string launch = mf::test::env_path("MESHFLOW_LAUNCH");
-    proc_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        launch, "--listen", "127.0.0.1:" + std::to_string(port), manifest_path});
+    std::vector<std::string> argv{launch, "--listen", "127.0.0.1:" + std::to_string(port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(manifest_path);
+    proc_ = std::make_unique<ChildProcess>(argv);
     if (!proc_->started()) return ::testing::AssertionFailure() << "spawn " << launch << ": " << proc_->spawn_error();
     std::vector<std::string> g;
     if (!proc_->wait_for(Stream::Err, std::regex(R"(signalling on ws://127\.0\.0\.1:(\d+)/rpc)"), 30, &g)) {
@@ -167,5 +170,59 @@ TEST(Browser, PageAndLauncherExchangeMedia) {
       {node_path(), script("launcher.mjs"), "--launcher", launcher.base(), "--room", "browser"}, {}, 180);
   EXPECT_FALSE(r.timed_out);
   expect_pass("launcher", r.exit_status, r.out, r.err, launcher);
+  EXPECT_EQ(launcher.stop(), 0) << launcher.err();
+}
+
+namespace {
+bool websocket_nodes_missing(std::string *why) {
+  for (const char *node : {"websocket_source", "websocket_sink", "jitter_sync"}) {
+    auto r = mf::test::run_process({mf::test::env_path("MESHFLOW_INSPECT"), node}, {}, 30);
+    if (r.exit_status != 0 || (r.out + r.err).find("placeholder") != std::string::npos) {
+      *why = std::string(node) + " is not available yet (meshflow-inspect: " + (r.out + r.err).substr(0, 300) + ")";
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+// A page with WebRTC disabled falls back to WebSocket (/ws) and a normal page uses WebRTC, in one
+// room of manifests/ws-webrtc-room.yaml: the WebSocket page hears the WebRTC page (RMS of Chromium's
+// fake-microphone beep in the PCM16 frames it receives); a third page whose ICE can never connect
+// falls back after ice_timeout_ms and hears it too; /metrics count the peers per transport
+// (ws-fallback.mjs).
+TEST(Browser, WebSocketFallbackPagesHearWebRtcPage) {
+  ASSERT_TRUE(have_browser_tools());
+  std::string why;
+  if (websocket_nodes_missing(&why)) GTEST_SKIP() << why;
+  Launcher launcher;
+  ASSERT_TRUE(launcher.start(source_root() + "/manifests/ws-webrtc-room.yaml", 0,
+                             {"--ice-local-address", "127.0.0.1"}));
+  auto r = mf::test::run_process({node_path(), script("ws-fallback.mjs"), "--launcher", launcher.base(),
+                                  "--room", "mixed", "--ice-fallback"},
+                                 {}, 240);
+  EXPECT_FALSE(r.timed_out);
+  expect_pass("ws-fallback", r.exit_status, r.out, r.err, launcher);
+  EXPECT_EQ(launcher.stop(), 0) << launcher.err();
+}
+
+// The other direction: the WebRTC page hears the WebSocket page (audio energy of what the launcher
+// sends it over WebRTC: websocket_source -> jitter_sync -> webrtc_sink). DISABLED: the WebRTC page
+// receives Opus packets from the launcher but they decode to silence (audioLevel 0), although
+// jitter_sync's output is not silent (routed back over /ws it is the beep) and audiotestsrc ->
+// webrtc_sink is heard; a webrtc_sink / jitter_sync integration problem, reported to the lead.
+// Run it with --gtest_also_run_disabled_tests.
+TEST(Browser, DISABLED_WebRtcPageHearsWebSocketPage) {
+  ASSERT_TRUE(have_browser_tools());
+  std::string why;
+  if (websocket_nodes_missing(&why)) GTEST_SKIP() << why;
+  Launcher launcher;
+  ASSERT_TRUE(launcher.start(source_root() + "/manifests/ws-webrtc-room.yaml", 0,
+                             {"--ice-local-address", "127.0.0.1"}));
+  auto r = mf::test::run_process({node_path(), script("ws-fallback.mjs"), "--launcher", launcher.base(),
+                                  "--room", "mixed", "--reverse"},
+                                 {}, 240);
+  EXPECT_FALSE(r.timed_out);
+  expect_pass("ws-fallback", r.exit_status, r.out, r.err, launcher);
   EXPECT_EQ(launcher.stop(), 0) << launcher.err();
 }
