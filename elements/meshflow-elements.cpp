@@ -7,6 +7,7 @@ GST_ELEMENT_REGISTER_DECLARE(mfwebrtcsrc);
 GST_ELEMENT_REGISTER_DECLARE(mfwebrtcsink);
 GST_ELEMENT_REGISTER_DECLARE(mfwssrc);
 GST_ELEMENT_REGISTER_DECLARE(mfwssink);
+GST_ELEMENT_REGISTER_DECLARE(mfllmbridge);
 
 gboolean meshflow_elements_register(GstPlugin *plugin) {
   gboolean ok = TRUE;
@@ -17,6 +18,7 @@ gboolean meshflow_elements_register(GstPlugin *plugin) {
   ok &= GST_ELEMENT_REGISTER(mfwebrtcsink, plugin);
   ok &= GST_ELEMENT_REGISTER(mfwssrc, plugin);
   ok &= GST_ELEMENT_REGISTER(mfwssink, plugin);
+  ok &= GST_ELEMENT_REGISTER(mfllmbridge, plugin);
   return ok;
 }
 
