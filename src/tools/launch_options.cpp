@@ -18,6 +18,10 @@ const char *launch_usage() {
          "  --listen HOST:PORT      HTTP/WebSocket port for signalling (default 127.0.0.1:8080; 0 = any)\n"
          "  --no-server             do not start the embedded signalling server\n"
          "  --room NAME             override session.room\n"
+         "  --serve                 serve every room of the embedded signalling server: one session\n"
+         "                          (pipeline) per room, created when the first peer announces into\n"
+         "                          it, destroyed 2 s after its last peer left (without --serve:\n"
+         "                          join session.room as one participant)\n"
          "  --ice-local-address IP  restrict ICE host candidates (repeatable)\n"
          "  --token ROOM USER       print a signalling token (needs MESHFLOW_SECRET) and exit\n"
          "  --token-ttl SECONDS     lifetime of --token (default 3600)\n"
@@ -60,6 +64,7 @@ bool parse_launch_options(int argc, char **argv, LaunchOptions &o, std::string &
     else if (a == "--validate") o.validate = true;
     else if (a == "--schema") o.schema = true;
     else if (a == "--no-server") o.no_server = true;
+    else if (a == "--serve") o.serve = true;
     else if (a == "--set") {
       if (!need(i, "--set", v)) return false;
       o.overrides.push_back(v);
@@ -99,6 +104,10 @@ bool parse_launch_options(int argc, char **argv, LaunchOptions &o, std::string &
       error = "more than one manifest given ('" + o.manifest + "' and '" + a + "')";
       return false;
     }
+  }
+  if (o.serve && o.no_server) {
+    error = "--serve needs the embedded signalling server (it cannot be used with --no-server)";
+    return false;
   }
   if (!o.help && !o.schema && o.token_room.empty() && o.manifest.empty()) {
     error = "no manifest given";

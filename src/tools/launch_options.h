@@ -17,6 +17,7 @@ struct LaunchOptions {
   std::string dot_dir;                 // --dot DIR
   std::string listen = "127.0.0.1:8080";  // --listen HOST:PORT (0 = any free port)
   bool no_server = false;              // --no-server
+  bool serve = false;                  // --serve: one session per room of the embedded server
   std::string room;                    // --room (overrides session.room)
   std::vector<std::string> ice_local_addresses;  // --ice-local-address (repeatable)
   std::string token_room, token_user;  // --token ROOM USER

@@ -4,6 +4,7 @@
 //   meshflow-launch --set blur.sigma=10 -v manifests/default.yaml
 //   meshflow-launch --print-gst manifests/default.yaml   # the equivalent gst-launch-1.0 line
 //   meshflow-launch --validate my.yaml                   # errors at file:line:col, nothing runs
+//   meshflow-launch --serve manifests/default.yaml       # one session per room (see serve_rooms.h)
 //
 // Exit status: 0 EOS, 1 runtime error, 2 invalid manifest or usage.
 #include <glib-unix.h>
@@ -14,6 +15,7 @@
 
 #include "common.h"
 #include "launch_options.h"
+#include "serve_rooms.h"
 #include "web_routes.h"
 #include "meshflow/graph/gst_line.h"
 #include "meshflow/graph/plan.h"
@@ -23,9 +25,9 @@
 #include "meshflow/session/session.h"
 #include "meshflow/signalling/server.h"
 #include "meshflow/signalling/token.h"
+#include "meshflow/transport/ws_endpoint.h"
 
 using namespace mf;
-#include "meshflow/transport/ws_endpoint.h"
 
 namespace {
 
@@ -37,10 +39,16 @@ struct App {
   int exit_code = kExitOk;
   int interrupts = 0;
   guint eos_timeout = 0;
+  bool serving = false;  // --serve: Ctrl-C stops every room's session and exits 0
 };
 
 gboolean on_signal(gpointer data) {
   auto *app = static_cast<App *>(data);
+  if (app->serving) {
+    std::fprintf(stderr, "meshflow-launch: interrupt: stopping every room\n");
+    g_main_loop_quit(app->loop);
+    return G_SOURCE_CONTINUE;
+  }
   if (++app->interrupts == 1 && app->session) {
     std::fprintf(stderr, "meshflow-launch: interrupt: sending EOS (Ctrl-C again to stop at once)\n");
     app->session->send_eos();
@@ -77,11 +85,54 @@ bool split_host_port(const std::string &listen, std::string &host, unsigned &por
 // session.* of the manifest reaches the nodes that join the room (webrtc_source/sink, and any
 // custom node with the same properties): signalling URL, room, ICE settings. A property the
 // manifest sets on the node itself wins.
+// Manifests spell properties with '_' or '-' (peer_id, peer-id): compare canonically.
+bool same_property(const std::string &a, const char *b) {
+  std::string x = a, y = b;
+  for (auto *s : {&x, &y})
+    for (auto &c : *s)
+      if (c == '_') c = '-';
+  return x == y;
+}
+
 void set_if_unset(graph::PlanElement &e, GObjectClass *klass, const char *name, const GValue *v) {
   if (!g_object_class_find_property(klass, name)) return;
   for (const auto &p : e.properties)
-    if (p.name == name) return;
+    if (same_property(p.name, name)) return;
   e.properties.push_back(graph::PlanProperty{name, graph::OwnedValue(v), e.loc});
+}
+
+// --serve: every session joins its own room, whatever the nodes say; `value` replaces theirs.
+void force_string(graph::Plan &plan, const char *name, const std::string &value) {
+  for (auto &e : plan.elements) {
+    if (e.factory.empty()) continue;
+    GstElementFactory *f = gst_element_factory_find(e.factory.c_str());
+    if (!f) continue;
+    auto *klass = static_cast<GObjectClass *>(g_type_class_ref(gst_element_factory_get_element_type(f)));
+    gst_object_unref(f);
+    if (g_object_class_find_property(klass, name)) {
+      GValue v = G_VALUE_INIT;
+      g_value_init(&v, G_TYPE_STRING);
+      g_value_set_string(&v, value.c_str());
+      bool replaced = false;
+      for (auto &p : e.properties)
+        if (same_property(p.name, name)) {
+          p.value = graph::OwnedValue(&v);
+          replaced = true;
+        }
+      if (!replaced) e.properties.push_back(graph::PlanProperty{name, graph::OwnedValue(&v), e.loc});
+      g_value_unset(&v);
+    }
+    g_type_class_unref(klass);
+  }
+}
+
+// The string a node of the plan sets for `name` ("" if none does).
+std::string plan_string(const graph::Plan &plan, const char *name) {
+  for (const auto &e : plan.elements)
+    for (const auto &p : e.properties)
+      if (same_property(p.name, name) && G_VALUE_HOLDS_STRING(p.value.get()) && g_value_get_string(p.value.get()))
+        return g_value_get_string(p.value.get());
+  return "";
 }
 
 void apply_session_settings(const manifest::Manifest &m, const std::string &url, graph::Plan &plan) {
@@ -235,6 +286,53 @@ int main(int argc, char **argv) {
       http = http.substr(0, http.rfind('/'));
       std::fprintf(stderr, "meshflow-launch: open %s/client?room=%s\n", http.c_str(), m.session.room.c_str());
     }
+  }
+  if (opts.serve && !server) {
+    std::fprintf(stderr, "meshflow-launch: --serve needs the embedded signalling server "
+                         "(session.signalling: embedded)\n");
+    return kExitUsage;
+  }
+  if (opts.serve) {
+    // One session per room, each from this compiled plan with its room pushed into the nodes; the
+    // launcher's own peer (one id for every room) does not count as a room's peer.
+    tools::ServeOptions so;
+    so.own_peer_id = plan_string(plan, "peer-id");
+    if (so.own_peer_id.empty()) {
+      gchar *u = g_uuid_string_random();
+      so.own_peer_id = std::string("meshflow-launch-") + std::string(u, 8);
+      g_free(u);
+    }
+    so.session.name = m.name.empty() ? "meshflow" : m.name;
+    so.session.dot_dir = opts.dot_dir;
+    so.session.verbose = opts.verbose;
+    if (!opts.dot_dir.empty()) g_mkdir_with_parents(opts.dot_dir.c_str(), 0755);
+    const std::string url = server->url();
+    auto plan_for = [&m, &plan, url, own = so.own_peer_id](const std::string &room, graph::Plan &out,
+                                                          std::string &) {
+      out = plan;
+      apply_session_settings(m, url, out);
+      force_string(out, "room", room);
+      force_string(out, "peer-id", own);
+      return true;
+    };
+    App app;
+    app.loop = g_main_loop_new(nullptr, FALSE);
+    app.serving = true;
+    guint sigint = g_unix_signal_add(SIGINT, on_signal, &app);
+    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &app);
+    {
+      tools::RoomSessions rooms(*server, plan_for, so);
+      std::fprintf(stderr, "meshflow-launch: serving every room of %s as peer '%s' (manifest '%s')\n",
+                   url.c_str(), so.own_peer_id.c_str(), so.session.name.c_str());
+      g_main_loop_run(app.loop);
+      rooms.stop_all();
+    }
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
+    server->shutdown();
+    server.reset();
+    g_main_loop_unref(app.loop);
+    return app.exit_code;
   }
   apply_session_settings(m, server ? server->url() : m.session.signalling, plan);
 

@@ -50,6 +50,7 @@ Plan Plan::part(const std::string &scope) const {
   for (const auto &l : links) {
     const PlanElement *src = find(l.src);
     if (src && src->per_peer_source) continue;  // made by the session for each peer pad
+    if (l.per_peer_output) continue;             // made by the session for each output pad
     if (scope_of(*this, l.src) == scope && scope_of(*this, l.dst) == scope) p.links.push_back(l);
   }
   return p;
@@ -109,6 +110,49 @@ std::string caps_summary(GstCaps *caps) {
   return s.empty() ? "nothing" : s;
 }
 
+// The template of `n`'s per-peer outputs: SOMETIMES src pads whose pad type has a `peer-id`
+// property (mfmixer's src_%u). nullptr if it has none.
+const PadInfo *per_peer_output_template(const ResolvedNode &n) {
+  if (n.type.factory.empty()) return nullptr;
+  Ptr<GstElementFactory> f = adopt(gst_element_factory_find(n.type.factory.c_str()));
+  if (!f) return nullptr;
+  auto *klass = static_cast<GstElementClass *>(g_type_class_ref(gst_element_factory_get_element_type(f.get())));
+  const PadInfo *found = nullptr;
+  for (const auto &p : n.pads) {
+    if (p.direction != GST_PAD_SRC || p.presence != GST_PAD_SOMETIMES) continue;
+    GstPadTemplate *t = gst_element_class_get_pad_template(klass, p.name_template.c_str());
+    GType gtype = G_TYPE_NONE;
+    if (t) g_object_get(t, "gtype", &gtype, nullptr);
+    if (gtype == G_TYPE_NONE || !g_type_is_a(gtype, GST_TYPE_PAD)) continue;
+    auto *pk = static_cast<GObjectClass *>(g_type_class_ref(gtype));
+    if (g_object_class_find_property(pk, "peer-id")) found = &p;
+    g_type_class_unref(pk);
+    if (found) break;
+  }
+  g_type_class_unref(klass);
+  return found;
+}
+
+// Whether `n`, with its manifest properties, really makes a per-peer output when an input is
+// requested (mfmixer does only with mode=mix_minus): asked of a throwaway instance.
+bool makes_per_peer_outputs(const ResolvedNode &n) {
+  GstElement *e = gst_element_factory_make(n.type.factory.c_str(), nullptr);
+  if (!e) return false;
+  auto owned = sink(e);
+  for (const auto &p : n.properties) g_object_set_property(G_OBJECT(e), p.name.c_str(), p.value.get());
+  GstPad *req = nullptr;
+  for (GList *l = gst_element_class_get_pad_template_list(GST_ELEMENT_GET_CLASS(e)); l && !req; l = l->next) {
+    auto *t = static_cast<GstPadTemplate *>(l->data);
+    if (GST_PAD_TEMPLATE_DIRECTION(t) == GST_PAD_SINK && GST_PAD_TEMPLATE_PRESENCE(t) == GST_PAD_REQUEST)
+      req = gst_element_request_pad(e, t, nullptr, nullptr);
+  }
+  if (!req) return false;
+  bool outputs = e->numsrcpads > 1;  // the always src, plus the new input's own output
+  gst_element_release_request_pad(e, req);
+  gst_object_unref(req);
+  return outputs;
+}
+
 class Expander {
  public:
   Expander(const Manifest &m, Plan &plan, Diagnostics &diag) : m_(m), plan_(plan), diag_(diag) {
@@ -143,6 +187,7 @@ class Expander {
     l.dst_pad = dst_pad;
     l.src_sometimes = sometimes;
     l.loc = loc;
+    l.per_peer_output = !output_src_.empty() && src == output_src_;
     plan_.links.push_back(std::move(l));
   }
 
@@ -165,6 +210,7 @@ class Expander {
     const Link *link;
     ResolvedEndpoint src, dst;
     Ptr<GstCaps> caps;  // link caps, may be null
+    bool per_peer_output = false;
   };
 
   // Expands one link from (head, head_pad) to its destination.
@@ -247,6 +293,32 @@ class Expander {
         }
       }
       if (!ok) continue;
+      // Per-peer outputs (a mix_minus mixer's src_N, each for one peer): `route: origin` from such
+      // a node sends each output back to its own peer.
+      if (const PadInfo *out = per_peer_output_template(*fi->second)) {
+        bool named = !l.from.pad.empty() && b.src.pad == out;
+        if (named || (l.from.pad.empty() && l.route == "origin")) {
+          if (l.route != "origin") {
+            diag_.add("per-peer-output-route", l.loc, l.from.node,
+                      "'" + l.from.str() + "' gives one stream per peer; it can only go back to that peer",
+                      "use route: origin");
+            continue;
+          }
+          if (!makes_per_peer_outputs(*fi->second)) {
+            diag_.add("no-per-peer-outputs", l.loc, l.from.node,
+                      "route: origin from '" + l.from.node + "': with these properties '" + fi->second->type.name +
+                          "' makes one output for everybody, not one per peer",
+                      "set mode: mix_minus (one mix per peer without that peer), or use route: broadcast");
+            continue;
+          }
+          b.src.pad = out;
+          b.src.pad_name = out->name_template;
+          b.src.caps = adopt(gst_caps_ref(out->caps.get()));
+          b.per_peer_output = true;
+          for (auto &e : plan_.elements)
+            if (e.name == l.from.node) e.per_peer_outputs = true;
+        }
+      }
       if (b.dst.pad && b.dst.pad->presence != GST_PAD_REQUEST) {
         std::string key = l.to.node + "." + b.dst.pad->name_template;
         auto [it, fresh] = sink_used.emplace(key, &l);
@@ -259,6 +331,23 @@ class Expander {
           continue;
         }
       }
+      if (!b.dst.pad && l.to.pad.empty()) {
+        // `to: node` with several sink templates (webrtc_sink: audio_%u, video_%u): the one whose
+        // caps fit, if exactly one does. A request template makes the link a merge point.
+        GstCaps *s = b.caps ? b.caps.get() : b.src.caps.get();
+        const PadInfo *match = nullptr;
+        int n = 0;
+        for (const auto &p : ti->second->pads)
+          if (p.direction == GST_PAD_SINK && s && gst_caps_can_intersect(s, p.caps.get())) {
+            match = &p;
+            n++;
+          }
+        if (n == 1 && match->presence == GST_PAD_REQUEST) {
+          b.dst.pad = match;
+          b.dst.pad_name = match->name_template;
+          b.dst.caps = adopt(gst_caps_ref(match->caps.get()));
+        }
+      }
       std::string key = l.from.node + "." + b.src.pad_name + "|" + l.from.pad;
       if (!groups.count(key)) order.push_back(key);
       groups[key].push_back(std::move(b));
@@ -268,6 +357,7 @@ class Expander {
       const Link &first = *branches.front().link;
       const ResolvedEndpoint &src = branches.front().src;
       bool sometimes = src.pad && src.pad->presence == GST_PAD_SOMETIMES;
+      output_src_ = branches.front().per_peer_output ? first.from.node : "";
       if (branches.size() == 1) {
         expand_branch(branches[0], first.from.node, src.pad_name, sometimes);
         continue;
@@ -282,6 +372,7 @@ class Expander {
         expand_branch(b, q, "", false);
       }
     }
+    output_src_.clear();
     assign_peer_scopes(by_id);
   }
 
@@ -294,11 +385,14 @@ class Expander {
       return nullptr;
     };
     for (auto &r : by_id) {
-      if (!r.second->type.per_peer) continue;
+      const bool source = r.second->type.per_peer;
+      const PlanElement *self = element(r.first);
+      if (!source && !(self && self->per_peer_outputs)) continue;
       const std::string &src = r.first;
       for (size_t i = 0; i < plan_.links.size(); i++) {
         const PlanLink entry = plan_.links[i];
         if (entry.src != src) continue;
+        if (!source && !entry.per_peer_output) continue;  // its shared outputs (the full mix)
         const std::string family = entry.src_pad.substr(0, entry.src_pad.rfind("_%"));
         if (entry.src_pad.empty() || family == entry.src_pad) {
           diag_.add("per-peer-pad", entry.loc, src,
@@ -350,6 +444,7 @@ class Expander {
       if (!s || !d || d->peer_scope.empty() || s->peer_scope == d->peer_scope) continue;
       auto rs = by_id.find(l.src);
       if (rs != by_id.end() && rs->second->type.per_peer) continue;  // the entry link
+      if (l.per_peer_output) continue;                                 // a per-peer output's entry
       diag_.add("per-peer-shared-input", l.loc, d->node_id,
                 "node '" + d->node_id + "' runs once per peer (fed from '" + d->peer_scope +
                     "') but also takes input from shared '" + l.src + "'",
@@ -362,6 +457,7 @@ class Expander {
   Plan &plan_;
   Diagnostics &diag_;
   std::set<std::string> names_;
+  std::string output_src_;  // while expanding per-peer output links: their source node
 };
 
 }  // namespace

@@ -72,6 +72,10 @@ struct PlanElement {
   /// remote peer when the per-peer source adds a `<family>_<peer>` pad; "" if shared.
   std::string peer_scope;
   bool per_peer_source = false;  // a per-peer source node (its links are made per peer pad)
+  /// A shared node with per-peer outputs (a mix_minus mixer: one `src_N` per input, its pad
+  /// property `peer-id` naming the peer it belongs to). Its `per_peer_output` links are made by the
+  /// session for each such pad, scoped "<node>.<family>" like a per-peer source's.
+  bool per_peer_outputs = false;
 };
 
 struct PlanLink {
@@ -80,6 +84,7 @@ struct PlanLink {
   bool src_sometimes = false;  // the src pad appears later (pad-added)
   bool dst_request = false;    // dst_pad is a request pad (a merge point: mixer, webrtc_sink)
   std::string route;           // the manifest link's route (set on request pads that have it)
+  bool per_peer_output = false;  // from a per-peer output template (src_%u with peer-id), route origin
   Location loc;                // the manifest link
 };
 

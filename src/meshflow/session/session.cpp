@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "meshflow/graph/properties.h"
+#include "meshflow/graph/validate.h"
 
 namespace mf::session {
 
@@ -32,9 +33,11 @@ std::unique_ptr<Session> Session::create(const graph::Plan &plan, SessionOptions
         g_object_set(el, "async", FALSE, nullptr);
     }
   for (const auto &e : plan.elements) {
-    if (!e.per_peer_source) continue;
+    if (!e.per_peer_source && !e.per_peer_outputs) continue;
     GstElement *src = s->graph_.element(e.name);
-    s->handlers_.emplace_back(src, g_signal_connect(src, "pad-added", G_CALLBACK(pad_added_cb), s.get()));
+    s->handlers_.emplace_back(src, g_signal_connect(src, "pad-added",
+                                                    e.per_peer_source ? G_CALLBACK(pad_added_cb) : G_CALLBACK(output_added_cb),
+                                                    s.get()));
     s->handlers_.emplace_back(src, g_signal_connect(src, "pad-removed", G_CALLBACK(pad_removed_cb), s.get()));
   }
   GstBus *bus = gst_pipeline_get_bus(s->pipeline());
@@ -51,6 +54,11 @@ Session::~Session() {
   alive_.reset();
   for (auto &[e, id] : handlers_) g_signal_handler_disconnect(e, id);
   handlers_.clear();
+  {
+    std::lock_guard<std::mutex> lock(outputs_mutex_);
+    for (auto &[pad, id] : output_waits_) g_signal_handler_disconnect(pad.get(), id);
+    output_waits_.clear();
+  }
   stop();
   {
     std::lock_guard<std::mutex> lock(chains_mutex_);
@@ -75,7 +83,78 @@ void Session::pad_added_cb(GstElement *src, GstPad *pad, gpointer self) {
 }
 
 void Session::pad_removed_cb(GstElement *src, GstPad *pad, gpointer self) {
-  static_cast<Session *>(self)->peer_pad_removed(src, pad);
+  auto *s = static_cast<Session *>(self);
+  {
+    std::lock_guard<std::mutex> lock(s->outputs_mutex_);
+    auto &w = s->output_waits_;
+    for (auto it = w.begin(); it != w.end(); ++it)
+      if (it->first.get() == pad) {
+        g_signal_handler_disconnect(pad, it->second);
+        w.erase(it);
+        break;
+      }
+  }
+  s->peer_pad_removed(src, pad);
+}
+
+// Per-peer outputs (a mix_minus mixer's src_N): mfmixer adds src_N while its sink_N is being
+// requested, before anyone could set the peer-id; the chain is built once the pad names its peer.
+void Session::output_added_cb(GstElement *src, GstPad *pad, gpointer self) {
+  auto *s = static_cast<Session *>(self);
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  if (!g_object_class_find_property(G_OBJECT_GET_CLASS(pad), "peer-id")) return;
+  // Until its chain is linked, and once the chain is gone (the mixer unlinks src_N before it
+  // stops the thread feeding it), the output's buffers are dropped here: an unlinked push would
+  // be a not-linked error that ends the whole session.
+  gst_pad_add_probe(
+      pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      [](GstPad *p, GstPadProbeInfo *, gpointer) { return gst_pad_is_linked(p) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP; },
+      nullptr, nullptr);
+  gchar *peer = nullptr;
+  {
+    // Watch first, then read: a peer-id set in between is seen by one of the two.
+    std::lock_guard<std::mutex> lock(s->outputs_mutex_);
+    gulong id = g_signal_connect(pad, "notify::peer-id", G_CALLBACK(output_peer_cb), s);
+    s->output_waits_.emplace_back(ref(pad), id);
+  }
+  g_object_get(pad, "peer-id", &peer, nullptr);
+  bool known = peer && *peer;
+  g_free(peer);
+  if (known) s->output_ready(src, pad);
+}
+
+void Session::output_peer_cb(GstPad *pad, GParamSpec *, gpointer self) {
+  auto *s = static_cast<Session *>(self);
+  GstElement *parent = GST_ELEMENT(gst_pad_get_parent(pad));
+  if (!parent) return;
+  s->output_ready(parent, pad);
+  gst_object_unref(parent);
+}
+
+void Session::output_ready(GstElement *src, GstPad *pad) {
+  gchar *id = nullptr;
+  g_object_get(pad, "peer-id", &id, nullptr);
+  std::string peer = id ? id : "";
+  g_free(id);
+  if (peer.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(outputs_mutex_);
+    bool waiting = false;
+    for (auto it = output_waits_.begin(); it != output_waits_.end(); ++it)
+      if (it->first.get() == pad) {
+        g_signal_handler_disconnect(pad, it->second);
+        output_waits_.erase(it);
+        waiting = true;
+        break;
+      }
+    if (!waiting) return;  // handled already
+  }
+  const std::string source = GST_OBJECT_NAME(src);
+  for (const auto &l : plan_.links)
+    if (l.src == source && l.per_peer_output && graph::pad_name_matches(l.src_pad, GST_PAD_NAME(pad))) {
+      build_chain(src, pad, l.src_pad.substr(0, l.src_pad.rfind("_%")), peer);
+      return;
+    }
 }
 
 // A shared element's request pad for one peer's stream, with the link's route and the origin peer
@@ -84,11 +163,27 @@ bool Session::link_to_shared(GstPad *srcpad, const graph::PlanLink &l, const std
                              PeerChain &chain) {
   GstElement *dst = graph_.element(l.dst);
   if (!dst) return false;
-  GstPad *req = gst_element_request_pad_simple(dst, l.dst_pad.empty() ? "sink_%u" : l.dst_pad.c_str());
+  std::string name = l.dst_pad;
+  if (name.empty()) {
+    // The element's request sink template whose caps fit this stream.
+    Ptr<GstCaps> caps = adopt(gst_pad_query_caps(srcpad, nullptr));
+    for (GList *t = gst_element_class_get_pad_template_list(GST_ELEMENT_GET_CLASS(dst)); t; t = t->next) {
+      auto *tmpl = static_cast<GstPadTemplate *>(t->data);
+      if (GST_PAD_TEMPLATE_DIRECTION(tmpl) != GST_PAD_SINK || GST_PAD_TEMPLATE_PRESENCE(tmpl) != GST_PAD_REQUEST)
+        continue;
+      Ptr<GstCaps> tc = adopt(gst_pad_template_get_caps(tmpl));
+      if (name.empty() || gst_caps_can_intersect(caps.get(), tc.get()))
+        name = GST_PAD_TEMPLATE_NAME_TEMPLATE(tmpl);
+      if (gst_caps_can_intersect(caps.get(), tc.get())) break;
+    }
+  }
+  GstPad *req = name.empty() ? nullptr : gst_element_request_pad_simple(dst, name.c_str());
   if (!req) return false;
   GObjectClass *klass = G_OBJECT_GET_CLASS(req);
   if (g_object_class_find_property(klass, "route")) g_object_set(req, "route", l.route.c_str(), nullptr);
   if (g_object_class_find_property(klass, "origin-peer")) g_object_set(req, "origin-peer", peer.c_str(), nullptr);
+  // A mixer input: its per-peer output (mix_minus src_N) is built for this peer (output_ready).
+  if (g_object_class_find_property(klass, "peer-id")) g_object_set(req, "peer-id", peer.c_str(), nullptr);
   bool ok = GST_PAD_LINK_SUCCESSFUL(gst_pad_link(srcpad, req));
   chain.requested.emplace_back(ref(dst), adopt(req));
   return ok;
@@ -108,10 +203,18 @@ void Session::peer_pad_added(GstElement *src, GstPad *pad) {
     }
   }
   if (family.empty()) return;  // a family the manifest does not use
+  build_chain(src, pad, family, peer);
+}
+
+void Session::build_chain(GstElement *src, GstPad *pad, const std::string &family, const std::string &peer) {
+  const std::string source = GST_OBJECT_NAME(src);
+  const std::string pad_name = GST_PAD_NAME(pad);
   const std::string scope = source + "." + family;
   PeerChain chain;
   chain.peer = peer;
   chain.family = family;
+  const graph::PlanElement *pe = plan_.find(source);
+  chain.output = pe && pe->per_peer_outputs;
   Diagnostics diag;
   std::string error;
   graph::Plan part = plan_.part(scope);
@@ -136,7 +239,7 @@ void Session::peer_pad_added(GstElement *src, GstPad *pad) {
       }
     }
   } else {
-    // Straight into a merge point (e.g. peers_in.audio -> mixer).
+    // Straight into a merge point (e.g. peers_in.audio -> mixer, mixer.src_N -> webrtc_sink).
     for (const auto &l : plan_.links)
       if (l.src == source && l.src_pad.substr(0, l.src_pad.rfind("_%")) == family && l.dst_request &&
           !link_to_shared(pad, l, peer, chain))
@@ -199,7 +302,12 @@ void Session::peer_pad_removed(GstElement *src, GstPad *pad) {
 void Session::free_chain(PeerChain &chain) {
   for (auto &[element, pad] : chain.requested) {
     if (GstPad *peer = gst_pad_get_peer(pad.get())) {
+      // A per-peer output's thread may be pushing right now: unlink between two buffers (the
+      // stream lock of the sink pad is held while one goes through); later ones are dropped by
+      // the output's probe instead of failing as not-linked.
+      if (chain.output) GST_PAD_STREAM_LOCK(pad.get());
       gst_pad_unlink(peer, pad.get());
+      if (chain.output) GST_PAD_STREAM_UNLOCK(pad.get());
       gst_object_unref(peer);
     }
     gst_element_release_request_pad(element.get(), pad.get());

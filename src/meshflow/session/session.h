@@ -63,10 +63,16 @@ class Session {
     std::string peer, family;
     std::unique_ptr<graph::Graph> graph;
     std::vector<std::pair<Ptr<GstElement>, Ptr<GstPad>>> requested;
+    bool output = false;  // from a per-peer output (mix_minus src_N), whose thread keeps pushing
   };
   static void pad_added_cb(GstElement *src, GstPad *pad, gpointer self);
   static void pad_removed_cb(GstElement *src, GstPad *pad, gpointer self);
+  static void output_added_cb(GstElement *src, GstPad *pad, gpointer self);
+  static void output_peer_cb(GstPad *pad, GParamSpec *, gpointer self);
   void peer_pad_added(GstElement *src, GstPad *pad);
+  // A per-peer output (mix_minus src_N) whose peer-id is known: its chain to the request pad.
+  void output_ready(GstElement *src, GstPad *pad);
+  void build_chain(GstElement *src, GstPad *pad, const std::string &family, const std::string &peer);
   void peer_pad_removed(GstElement *src, GstPad *pad);
   void free_chain(PeerChain &chain);
   bool link_to_shared(GstPad *srcpad, const graph::PlanLink &l, const std::string &peer, PeerChain &chain);
@@ -85,6 +91,8 @@ class Session {
   int dot_seq_ = 0;
   graph::Plan plan_;
   std::vector<std::pair<GstElement *, gulong>> handlers_;
+  std::mutex outputs_mutex_;  // protects output_waits_
+  std::vector<std::pair<Ptr<GstPad>, gulong>> output_waits_;  // outputs waiting for their peer-id
   mutable std::mutex chains_mutex_;  // protects chains_ (pad-added/removed come from any thread)
   std::map<std::string, PeerChain> chains_;  // key: "<source>.<pad name>"
   std::map<std::string, PeerChain> dying_;   // removed pads, freed on context_ (or in ~Session)

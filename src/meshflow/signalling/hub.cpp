@@ -318,6 +318,12 @@ void Hub::shutdown() {
 size_t Hub::connection_count() const { return conns_.size(); }
 size_t Hub::room_count() const { return rooms_.size(); }
 
+std::vector<std::string> Hub::rooms() const {
+  std::vector<std::string> out;
+  for (auto &[name, r] : rooms_) out.push_back(name);
+  return out;
+}
+
 std::vector<std::string> Hub::peers(const std::string &room) const {
   std::vector<std::string> out;
   auto it = rooms_.find(room);
@@ -343,8 +349,12 @@ void Hub::remove_from_room(Conn &c, const std::string &reason) {
     auto it = conns_.find(cid);
     if (it != conns_.end()) send_to(*it->second, text);
   }
-  if (r.peers.empty()) rooms_.erase(rit);
+  bool emptied = r.peers.empty();
+  std::string room = c.room;
+  if (emptied) rooms_.erase(rit);
   update_gauges();
+  if (events_.peer_left) events_.peer_left(room, c.peer_id);
+  if (emptied && events_.room_emptied) events_.room_emptied(room);
 }
 
 // --- methods -----------------------------------------------------------------------------------
@@ -449,6 +459,7 @@ Reply Hub::announce(Conn &c, JsonObject *p) {
       g_free(u);
     } while (r && r->find(peer_id, conns_));
   }
+  bool created = !r;
   if (!r) {
     auto nr = std::make_unique<Room>();
     nr->name = room;
@@ -493,6 +504,8 @@ Reply Hub::announce(Conn &c, JsonObject *p) {
   }
   r->peers.emplace_back(peer_id, c.id);
   update_gauges();
+  if (created && events_.room_created) events_.room_created(room);
+  if (events_.peer_joined) events_.peer_joined(room, peer_id);
 
   JsonObject *res = json_object_new();
   json_object_set_string_member(res, "peer_id", peer_id.c_str());

@@ -69,6 +69,9 @@ class Hub {
   size_t connection_count() const;
   size_t room_count() const;
   std::vector<std::string> peers(const std::string &room) const;
+  std::vector<std::string> rooms() const;
+  /// Room lifecycle callbacks (server.h RoomEvents); fired after the state changed.
+  void set_room_events(RoomEvents events) { events_ = std::move(events); }
   const ServerConfig &config() const { return cfg_; }
   metrics::Registry &registry() const { return reg_; }
 
@@ -108,6 +111,7 @@ class Hub {
   };
   std::vector<Kick> kicks_;
   int depth_ = 0;  // re-entrancy guard for flush_kicks
+  RoomEvents events_;
 };
 
 }  // namespace mf::signalling

@@ -419,6 +419,7 @@ struct Server::Impl {
       g_object_unref(m);
     }
     pending_upgrades.clear();
+    hub.set_room_events({});  // nobody is told about rooms vanishing with the server
     {
       ContextGuard guard(ctx);
       hub.shutdown();  // every client: close 1001
@@ -537,6 +538,8 @@ size_t Server::room_count() const { return impl_->hub.room_count(); }
 std::vector<std::string> Server::peers(const std::string &room) const {
   return impl_->hub.peers(room);
 }
+std::vector<std::string> Server::rooms() const { return impl_->hub.rooms(); }
+void Server::set_room_events(RoomEvents events) { impl_->hub.set_room_events(std::move(events)); }
 const ServerConfig &Server::config() const { return impl_->cfg; }
 metrics::Registry &Server::registry() const { return impl_->reg; }
 

@@ -22,6 +22,7 @@
 #include <libsoup/soup.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,6 +86,15 @@ struct ServerConfig {
   static ServerConfig from_env();
 };
 
+/// Room lifecycle, for a host that runs one session per room (meshflow-launch --serve). Called on
+/// the server's thread from inside the hub, after its state has changed (so rooms()/peers() already
+/// tell the new state). Do not shut the server down from a callback; defer heavy work (an idle).
+struct RoomEvents {
+  std::function<void(const std::string &room)> room_created;   // first peer announced into it
+  std::function<void(const std::string &room)> room_emptied;   // its last peer left (room gone)
+  std::function<void(const std::string &room, const std::string &peer)> peer_joined, peer_left;
+};
+
 class Hub;
 
 class Server {
@@ -118,6 +128,9 @@ class Server {
   size_t connection_count() const;
   size_t room_count() const;
   std::vector<std::string> peers(const std::string &room) const;  // announced peer ids
+  std::vector<std::string> rooms() const;                          // rooms with a peer, sorted
+  /// Replace the room lifecycle callbacks (no wire-visible effect). Not called on shutdown().
+  void set_room_events(RoomEvents events);
   const ServerConfig &config() const;
   metrics::Registry &registry() const;
 
