@@ -5,7 +5,10 @@
 //    frames sent one at a time by the Node `ws` client (tests/integration/websocket/ws_client.mjs
 //    rtt). Baseline in the same run: the same client against a plain libsoup WebSocket echo server
 //    (this process, its own thread). Prints both and the ratio.
-// 2. 10 WebSocket peers at 50 frames/s (bursty, jittered sending) for 60 s through jitter_sync
+// 2. Whole path: 20 ms frames at 50/s from a libsoup client through jitter_sync and back
+//    (manifests/ws-echo.yaml) vs the same without jitter_sync (ws-echo-direct.yaml): p50/p99 of
+//    (return time - capture time) per returned chunk; issue target <= one chunk + 10 ms.
+// 3. 10 WebSocket peers at 50 frames/s (bursty, jittered sending) for 60 s through jitter_sync
 //    (manifests/ws-echo.yaml, in this process so the jitter_sync stats messages can be read):
 //    underruns, late drops and mean added delay summed over the peers, from jitter_sync's stats.
 //    Baseline in the same run, at the same time: 10 more peers through a fixed 100 ms buffer
@@ -24,6 +27,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "meshflow-elements.h"
 #include "meshflow/graph/plan.h"
@@ -32,6 +36,7 @@
 #include "meshflow/session/session.h"
 #include "meshflow/signalling/server.h"
 #include "meshflow/transport/ws_endpoint.h"
+#include "meshflow/transport/ws_frame.h"
 
 namespace {
 
@@ -186,6 +191,153 @@ void rtt_bench() {
   std::fflush(stdout);
 }
 
+
+// --- whole path: audio round trip through meshflow-launch with jitter_sync --------------------
+// A libsoup client (this thread) sends a 20 ms PCM16 frame every 20 ms on the real-time
+// schedule, each stamped with its capture time = its scheduled send time (the monotonic clock);
+// the launcher plays it back to the sender through jitter_sync (manifests/ws-echo.yaml:
+// websocket_source -> jitter_sync -> websocket_sink, route origin). Every returned chunk carries
+// the capture time of its first sample, so now - capture is the mouth-to-ear delay of the path
+// (transport both ways + jitter_sync's added delay and output period). Issue target: <= one
+// chunk (20 ms) + 10 ms. Baseline in the same run: ws-echo-direct.yaml (no jitter_sync).
+struct PathRtt {
+  GMainLoop *loop = g_main_loop_new(nullptr, FALSE);
+  SoupWebsocketConnection *ws = nullptr;
+  bool started = false;
+  gint64 t0 = 0;
+  uint32_t k = 0;
+  uint32_t frames = 0;
+  std::vector<double> lat_ms;
+  std::string error;
+  ~PathRtt() {
+    if (ws) g_object_unref(ws);
+    g_main_loop_unref(loop);
+  }
+};
+
+double pct(std::vector<double> v, double q) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, size_t(q * double(v.size())));
+  return v[i];
+}
+
+void path_on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data) {
+  auto *p = static_cast<PathRtt *>(data);
+  gsize len = 0;
+  const auto *bytes = static_cast<const uint8_t *>(g_bytes_get_data(msg, &len));
+  if (type == SOUP_WEBSOCKET_DATA_TEXT) {
+    auto c = mf::transport::parse_control(std::string_view(reinterpret_cast<const char *>(bytes), len));
+    if (c.ok && c.type == "status" && c.state == "connected" && !p->started) {
+      mf::transport::StreamFormat f;  // pcm16, 48 kHz mono, 20 ms
+      soup_websocket_connection_send_text(ws, mf::transport::make_stream_start(1, f).c_str());
+      p->started = true;
+      p->t0 = g_get_monotonic_time() + 20000;
+    }
+    return;
+  }
+  auto m = mf::transport::parse_media(bytes, len);
+  if (!m.ok || !p->started) return;
+  const gint64 cap = gint64(m.header.capture_ts_us), now = g_get_monotonic_time();
+  // After a 2 s warm-up, and only while the sender sends (after its last frame jitter_sync
+  // conceals the missing end: not a delay of the path).
+  if (cap >= p->t0 + 2 * G_USEC_PER_SEC && now <= p->t0 + gint64(p->frames) * 20000)
+    p->lat_ms.push_back(double(now - cap) / 1000.0);
+}
+
+gboolean path_tick(gpointer data) {
+  auto *p = static_cast<PathRtt *>(data);
+  if (!p->started) return G_SOURCE_CONTINUE;
+  const gint64 now = g_get_monotonic_time();
+  while (p->k < p->frames && now >= p->t0 + gint64(p->k) * 20000) {
+    std::vector<uint8_t> buf(mf::transport::kMediaHeaderBytes + 960 * 2);
+    mf::transport::MediaHeader h;
+    h.stream_id = 1;
+    h.seq = p->k;
+    h.capture_ts_us = guint64(p->t0 + gint64(p->k) * 20000);
+    mf::transport::write_media_header(h, buf.data());
+    for (size_t i = 0; i < 960; ++i) {  // a loud tone (never "silence" for jitter_sync)
+      const gint16 v = gint16(((int64_t(p->k) * 960 + int64_t(i)) * 7919 % 60000) - 30000);
+      buf[16 + 2 * i] = uint8_t(v & 0xff);
+      buf[17 + 2 * i] = uint8_t((v >> 8) & 0xff);
+    }
+    soup_websocket_connection_send_binary(p->ws, buf.data(), buf.size());
+    ++p->k;
+  }
+  if (p->k >= p->frames && now >= p->t0 + gint64(p->frames) * 20000 + 500000) {
+    g_main_loop_quit(p->loop);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+// Returns the latencies (ms) of the returned chunks after the warm-up; empty on failure.
+std::vector<double> path_rtt(const std::string &manifest, unsigned seconds, std::string *error) {
+  GSubprocess *launcher = nullptr;
+  unsigned port = start_launcher(&launcher, env("MESHFLOW_SOURCE_ROOT") + "/manifests/" + manifest);
+  if (!port) {
+    *error = "launcher did not start";
+    return {};
+  }
+  PathRtt p;
+  p.frames = seconds * 50;
+  SoupSession *session = soup_session_new();
+  std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/ws?room=ws-echo";
+  SoupMessage *msg = soup_message_new("GET", url.c_str());
+  soup_session_websocket_connect_async(
+      session, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
+      [](GObject *src, GAsyncResult *res, gpointer data) {
+        auto *p = static_cast<PathRtt *>(data);
+        GError *e = nullptr;
+        p->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &e);
+        if (!p->ws) {
+          p->error = e ? e->message : "connect failed";
+          g_clear_error(&e);
+          g_main_loop_quit(p->loop);
+          return;
+        }
+        g_signal_connect(p->ws, "message", G_CALLBACK(path_on_message), p);
+      },
+      &p);
+  guint tick = g_timeout_add(1, path_tick, &p);
+  guint guard = g_timeout_add_seconds(seconds + 20, [](gpointer d) -> gboolean {
+    auto *p = static_cast<PathRtt *>(d);
+    p->error = "timed out";
+    g_main_loop_quit(p->loop);
+    return G_SOURCE_REMOVE;
+  }, &p);
+  g_main_loop_run(p.loop);
+  g_source_remove(guard);
+  if (GSource *s = g_main_context_find_source_by_id(nullptr, tick)) g_source_destroy(s);
+  if (p.ws && soup_websocket_connection_get_state(p.ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close(p.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, nullptr);
+  g_object_unref(msg);
+  g_object_unref(session);
+  g_subprocess_force_exit(launcher);
+  g_subprocess_wait(launcher, nullptr, nullptr);
+  g_object_unref(launcher);
+  *error = p.error;
+  return p.lat_ms;
+}
+
+void path_bench() {
+  unsigned seconds = 12;
+  std::string e1, e2;
+  auto js = path_rtt("ws-echo.yaml", seconds, &e1);
+  auto direct = path_rtt("ws-echo-direct.yaml", seconds, &e2);
+  std::printf("websocket audio round trip, whole path (capture -> ws -> launcher -> ws -> ear), 20 ms PCM16 "
+              "frames at 50/s for %u s, after 2 s warm-up:\n", seconds);
+  std::printf("  through jitter_sync (ws-echo.yaml):   %zu chunks  p50 %.2f ms  p99 %.2f ms  max %.2f ms%s%s\n",
+              js.size(), pct(js, 0.5), pct(js, 0.99), pct(js, 1.0), e1.empty() ? "" : "  error: ", e1.c_str());
+  std::printf("  baseline, no jitter_sync (ws-echo-direct.yaml): %zu chunks  p50 %.2f ms  p99 %.2f ms  max %.2f ms%s%s\n",
+              direct.size(), pct(direct, 0.5), pct(direct, 0.99), pct(direct, 1.0), e2.empty() ? "" : "  error: ",
+              e2.c_str());
+  std::printf("  target p99 <= one chunk + 10 ms = 30 ms: %s;  ratio jitter_sync/direct: p50 %.2fx  p99 %.2fx\n",
+              !js.empty() && pct(js, 0.99) <= 30.0 ? "met" : "NOT met", pct(js, 0.5) / pct(direct, 0.5),
+              pct(js, 0.99) / pct(direct, 0.99));
+  std::fflush(stdout);
+}
+
 // --- 10 peers through jitter_sync (in this process) --------------------------------------------
 struct Stats {
   std::mutex mu;
@@ -259,6 +411,25 @@ Sum sum(Stats &st, const std::string &session) {
   return r;
 }
 
+// Per stream: where the underruns are and what each target settled at.
+std::vector<std::string> stream_lines(Stats &stats, const std::string &session) {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> l(stats.mu);
+  for (auto &[pad, st] : stats.last[session]) {
+    guint64 u = 0;
+    double target = 0, delay = 0, jitter = 0;
+    gst_structure_get_uint64(st, "underruns", &u);
+    gst_structure_get_double(st, "target-ms", &target);
+    gst_structure_get_double(st, "delay-ms", &delay);
+    gst_structure_get_double(st, "jitter-ms", &jitter);
+    char line[256];
+    std::snprintf(line, sizeof line, "    %s %-26s underruns %3llu  target %6.1f ms  delay %6.1f ms  jitter %5.1f ms\n",
+                  session.c_str(), pad.c_str(), (unsigned long long)u, target, delay, jitter);
+    out.push_back(line);
+  }
+  return out;
+}
+
 void peers_bench() {
   int seconds = 60;
   if (const char *s = g_getenv("MESHFLOW_WS_BENCH_SECONDS")) seconds = std::max(1, atoi(s));
@@ -289,6 +460,7 @@ void peers_bench() {
   gint64 t0 = g_get_monotonic_time();
   bool warm_taken = false, end_taken = false;
   Sum wa, wf, sa, sf;
+  std::vector<std::string> per_stream;
   while (done < 2) {
     g_main_context_iteration(nullptr, FALSE);
     g_usleep(2000);
@@ -302,6 +474,7 @@ void peers_bench() {
       end_taken = true;
       sa = sum(stats, "adaptive");
       sf = sum(stats, "fixed");
+      per_stream = stream_lines(stats, "adaptive");
     }
   }
   g_object_unref(a);
@@ -323,6 +496,7 @@ void peers_bench() {
               std::min(5.0, seconds / 2.0), (unsigned long long)(sa.underruns - wa.underruns),
               (unsigned long long)(sf.underruns - wf.underruns), (unsigned long long)(sa.late - wa.late),
               (unsigned long long)(sf.late - wf.late));
+  for (auto &line : per_stream) std::printf("%s", line.c_str());
   std::printf("  ratio adaptive/fixed: added delay %.2fx, underruns %llu vs %llu\n",
               sf.delay_ms > 0 ? sa.delay_ms / sf.delay_ms : 0.0, (unsigned long long)sa.underruns,
               (unsigned long long)sf.underruns);
@@ -339,6 +513,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   rtt_bench();
+  path_bench();
   peers_bench();
   return 0;
 }

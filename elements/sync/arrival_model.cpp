@@ -8,6 +8,8 @@ namespace mf::sync {
 
 namespace {
 constexpr int64_t kSeqMemory = 4096;  // how many sequence numbers back duplicates are detected
+constexpr int64_t kEpisodeGap = 200'000'000;  // uncovered arrivals closer than this: one episode
+constexpr size_t kMaxEpisodes = 256;
 }
 
 ArrivalModel::ArrivalModel(const DelayConfig &cfg, int64_t extra_headroom_ns)
@@ -43,7 +45,10 @@ int64_t ArrivalModel::raw_target() const {
   const int64_t head = cfg_.headroom_ns + extra_headroom_;
   const int64_t lo = std::max(cfg_.min_delay_ns, head);
   const int64_t hi = std::max(lo, cfg_.max_delay_ns);
-  return std::clamp(jitter_.quantile_ns(cfg_.quantile) + head, lo, hi);
+  int64_t cover = jitter_.quantile_ns(cfg_.quantile);
+  if (peaks_.size() >= 2)
+    for (const auto &p : peaks_) cover = std::max(cover, p.second);
+  return std::clamp(cover + head, lo, hi);
 }
 
 void ArrivalModel::observe(int64_t c, int64_t a) {
@@ -53,8 +58,23 @@ void ArrivalModel::observe(int64_t c, int64_t a) {
     // New sender epoch: the old capture times mean nothing any more.
     last_capture_ = c;
     jitter_.reset();
+    peaks_.clear();
   }
-  jitter_.add(c, a, a - drift_.local_at(c));
+  const int64_t excess = std::max<int64_t>(0, a - drift_.local_at(c));
+  jitter_.add(c, a, excess);
+  // Peak hold (like NetEq's peak detector): a quantile alone lets the tail it does not cover
+  // underrun again and again (2% of the arrivals for q = 0.98); recurring uncovered peaks keep
+  // the target above them for peak_window_ns (see DelayConfig).
+  while (!peaks_.empty() && a - peaks_.front().first > cfg_.peak_window_ns) peaks_.pop_front();
+  if (cfg_.peak_window_ns > 0 && have_target_ && excess + cfg_.headroom_ns + extra_headroom_ > target_) {
+    if (!peaks_.empty() && a - peaks_.back().first <= kEpisodeGap) {
+      peaks_.back().first = a;
+      peaks_.back().second = std::max(peaks_.back().second, excess);
+    } else {
+      peaks_.emplace_back(a, excess);
+      if (peaks_.size() > kMaxEpisodes) peaks_.pop_front();
+    }
+  }
   const int64_t raw = raw_target();
   if (!have_target_) {
     target_ = raw;

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <set>
+#include <utility>
 
 #include "drift_estimator.h"
 #include "jitter_estimator.h"
@@ -19,6 +21,12 @@ struct DelayConfig {
   double quantile = 0.98;              // quantile of the arrival excess the target covers
   int64_t jitter_window_ns = 10'000'000'000;
   int64_t drift_window_ns = 30'000'000'000;
+  // Peak hold: arrivals whose excess the target did not cover (they underran, or would have)
+  // form peak episodes (uncovered arrivals less than 200 ms apart are one episode). Once two or
+  // more episodes lie within this window the target covers the largest of them (recurring
+  // stalls), until they expire; a single isolated stall does not hold the delay up.
+  // 0 = off (the target is the quantile alone).
+  int64_t peak_window_ns = 30'000'000'000;
   // Slew limits of the target, in ns of target change per ns of arrival time.
   double target_rise_rate = 0.05;
   double target_fall_rate = 0.01;
@@ -79,6 +87,8 @@ class ArrivalModel {
   int64_t last_arrival_ = 0;
   bool have_target_ = false;
   int64_t target_ = 0;
+  // Peak episodes of the last peak_window_ns: (last arrival, largest excess), oldest first.
+  std::deque<std::pair<int64_t, int64_t>> peaks_;
 };
 
 }  // namespace mf::sync

@@ -4,6 +4,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "meshflow/json/json_text.h"
+
 namespace mf::signalling {
 
 const char *error_message(int code) {
@@ -355,14 +357,9 @@ NodePtr make_notification(const std::string &method, JsonNode *params) {
 }
 
 std::string to_string(JsonNode *node) {
-  JsonGenerator *g = json_generator_new();
-  json_generator_set_root(g, node);
-  gsize len = 0;
-  gchar *s = json_generator_to_data(g, &len);
-  std::string out(s, len);
-  g_free(s);
-  g_object_unref(g);
-  return out;
+  // json-glib underneath, with the fix-ups for what json-glib 1.6 writes as invalid JSON (a raw
+  // U+001F in a string, e.g. an echoed id; "2e+46.0" for doubles): see json/json_text.h.
+  return mf::json::to_text(node);
 }
 
 bool valid_id(JsonNode *id) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "meshflow/json/json_text.h"
 #include "meshflow/signalling/jsonrpc.h"
 
 namespace mf::transport {
@@ -20,12 +21,7 @@ struct ParserFree {
 
 std::string build(JsonBuilder *b) {
   JsonNode *root = json_builder_get_root(b);
-  JsonGenerator *g = json_generator_new();
-  json_generator_set_root(g, root);
-  gchar *s = json_generator_to_data(g, nullptr);
-  std::string out(s ? s : "");
-  g_free(s);
-  g_object_unref(g);
+  std::string out = mf::json::to_text(root);  // json-glib, with its invalid-output fix-ups
   json_node_unref(root);
   g_object_unref(b);
   return out;
@@ -38,17 +34,9 @@ JsonBuilder *begin(const char *type) {
   json_builder_add_string_value(b, type);
   return b;
 }
-// json-glib 1.6 writes U+001F unescaped (invalid JSON; found by fuzz_ws_frame): control
-// characters other than \n \t \r never reach the generator.
-std::string clean(const std::string &v) {
-  std::string o = v;
-  for (char &c : o)
-    if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') c = ' ';
-  return o;
-}
 void str(JsonBuilder *b, const char *k, const std::string &v) {
   json_builder_set_member_name(b, k);
-  json_builder_add_string_value(b, clean(v).c_str());
+  json_builder_add_string_value(b, v.c_str());  // control characters: escaped by to_text
 }
 void num(JsonBuilder *b, const char *k, int64_t v) {
   json_builder_set_member_name(b, k);
