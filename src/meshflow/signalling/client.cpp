@@ -7,6 +7,8 @@
 #define G_LOG_DOMAIN "meshflow-signalling-client"
 
 #include "meshflow/signalling/client.h"
+
+#include "meshflow/json/json_text.h"
 #include "meshflow/signalling/jsonrpc.h"
 
 #include <gio/gio.h>
@@ -102,16 +104,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string to_json(JsonNode *node) {
-  JsonGenerator *gen = json_generator_new();
-  json_generator_set_root(gen, node);
-  gsize len = 0;
-  gchar *text = json_generator_to_data(gen, &len);
-  std::string out(text, len);
-  g_free(text);
-  g_object_unref(gen);
-  return out;
-}
+std::string to_json(JsonNode *node) { return mf::json::to_text(node); }
 
 JsonNode *member(JsonObject *o, const char *name) {
   return (o && json_object_has_member(o, name)) ? json_object_get_member(o, name) : nullptr;
