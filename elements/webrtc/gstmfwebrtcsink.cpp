@@ -6,8 +6,9 @@
 //   (tee -> per-peer leaky queue) to every peer the pad's `route` selects. Peers joining and leaving
 //   are wired and unwired while playing. Video bitrate adapts to RTCP feedback (worst loss and RTT of
 //   the peers sharing the encoder) within min-bitrate..max-bitrate (see encoder_chain.h).
-//   Each peer receives at most one audio and one video stream: the FIRST pad (in request order) of
-//   that kind whose route selects it.
+//   Each peer receives EVERY pad whose route selects it, each on a transceiver of its own (added and
+//   renegotiated while connected if needed); the remote's webrtc_source shows them as
+//   audio_<peer>, audio_<peer>_1, ... Still one encoder per pad, whatever the number of peers.
 // Pads: REQUEST sink `audio_%u` (audio/x-raw, any rate/channels: converted and resampled) and
 //   `video_%u` (video/x-raw: converted). Pad properties (MfWebrtcSinkPad):
 //     route (string): "broadcast" (default, every peer) | "origin" (only origin-peer) |

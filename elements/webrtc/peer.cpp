@@ -149,8 +149,12 @@ bool Peer::build(std::string *error) {
   bool have_sink = sink_bin_ != nullptr;
   bool recv_audio = src.element ? src.audio : false, recv_video = src.element ? src.video : false;
   if (!src.element && !have_sink) recv_audio = recv_video = true;
-  add_transceiver(Kind::Audio, have_sink, recv_audio || !have_sink);
-  add_transceiver(Kind::Video, have_sink, recv_video || !have_sink);
+  recv_audio_ = recv_audio || !have_sink;
+  recv_video_ = recv_video || !have_sink;
+  // One transceiver per kind up front (the webrtc_sink streams are linked by wire_sends(); more
+  // send slots are added there, one per extra stream routed to this peer).
+  add_transceiver(Kind::Audio, have_sink, recv_audio_);
+  add_transceiver(Kind::Video, have_sink, recv_video_);
 
   if (!gst_element_sync_state_with_parent(webrtc_)) {
     *error = "webrtcbin failed to start";
@@ -167,10 +171,10 @@ bool Peer::build(std::string *error) {
   return true;
 }
 
-void Peer::add_transceiver(Kind kind, bool send, bool recv) {
+bool Peer::add_transceiver(Kind kind, bool send, bool recv, const Codec *codec) {
   Settings st = mgr_.settings();
-  const Codec *codec = kind == Kind::Audio ? find_codec("opus") : find_codec(st.video_codec);
-  if (!codec || codec->kind != kind) codec = find_codec("vp8");
+  if (!codec) codec = kind == Kind::Audio ? find_codec("opus") : find_codec(st.video_codec);
+  if (!codec || codec->kind != kind) codec = find_codec(kind == Kind::Audio ? "opus" : "vp8");
   GstCaps *caps = codec_caps(*codec);
   GstWebRTCRTPTransceiverDirection dir =
       send && recv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
@@ -183,7 +187,7 @@ void Peer::add_transceiver(Kind kind, bool send, bool recv) {
     if (!pad) {
       GST_ERROR("peer %s: cannot request a webrtcbin sink pad", id.c_str());
       gst_caps_unref(caps);
-      return;
+      return false;
     }
     GstWebRTCRTPTransceiver *trans = nullptr;
     g_object_get(pad, "transceiver", &trans, nullptr);
@@ -194,9 +198,11 @@ void Peer::add_transceiver(Kind kind, bool send, bool recv) {
     }
     SendSlot slot;
     slot.kind = kind;
+    slot.codec = codec;
     slot.wb_pad = pad;
     if (sink_bin_) {
-      slot.queue = gst_element_factory_make("queue", name(kind == Kind::Audio ? "aq" : "vq").c_str());
+      std::string qname = std::string(kind == Kind::Audio ? "aq" : "vq") + std::to_string(slots_.size());
+      slot.queue = gst_element_factory_make("queue", name(qname.c_str()).c_str());
       // A slow peer must not stall the others: leaky, bounded by time only.
       g_object_set(slot.queue, "max-size-buffers", 0u, "max-size-bytes", 0u, "max-size-time",
                    (guint64)500 * GST_MSECOND, "silent", TRUE, nullptr);
@@ -209,6 +215,7 @@ void Peer::add_transceiver(Kind kind, bool send, bool recv) {
       gst_object_unref(qsrc);
       gst_element_sync_state_with_parent(slot.queue);
     }
+    std::lock_guard<std::mutex> l(mu_);
     slots_.push_back(std::move(slot));
   } else {
     GstWebRTCRTPTransceiver *trans = nullptr;
@@ -219,6 +226,7 @@ void Peer::add_transceiver(Kind kind, bool send, bool recv) {
     }
   }
   gst_caps_unref(caps);
+  return true;
 }
 
 Peer::~Peer() {
@@ -293,6 +301,8 @@ Peer::~Peer() {
 // Negotiation
 
 void Peer::make_offer(bool ice_restart) {
+  awaiting_answer = true;
+  offer_made = true;
   GstStructure *opts = ice_restart ? gst_structure_new("options", "ice-restart", G_TYPE_BOOLEAN, TRUE, nullptr)
                                    : nullptr;
   auto *ctx = new Ctx{&mgr_, uid};
@@ -332,6 +342,7 @@ void Peer::make_offer(bool ice_restart) {
 
 void Peer::apply_remote_offer(GstSDPMessage *sdp) {
   remote_fingerprint = sdp_fingerprint(sdp);
+  answering = true;
   GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
   auto *ctx = new Ctx{&mgr_, uid};
   GstPromise *promise = gst_promise_new_with_change_func(
@@ -370,6 +381,8 @@ void Peer::apply_remote_offer(GstSDPMessage *sdp) {
                   if (p.mgr_.client()) p.mgr_.client()->send_answer(p.id, text);
                   g_free(text);
                   gst_webrtc_session_description_free(answer);
+                  p.answering = false;
+                  p.maybe_renegotiate();
                 });
               },
               ctx2, [](gpointer d) { delete static_cast<Ctx *>(d); });
@@ -387,9 +400,11 @@ void Peer::apply_remote_answer(GstSDPMessage *sdp) {
   g_signal_emit_by_name(webrtc_, "set-remote-description", desc, nullptr);
   gst_webrtc_session_description_free(desc);
   remote_set = true;
+  awaiting_answer = false;
   for (auto &[m, cand] : pending_candidates_)
     g_signal_emit_by_name(webrtc_, "add-ice-candidate", (guint)m, cand.c_str());
   pending_candidates_.clear();
+  maybe_renegotiate();
 }
 
 void Peer::add_remote_candidate(int mline, const std::string &cand) {
@@ -432,6 +447,7 @@ void Peer::on_connection_state(GstWebRTCPeerConnectionState st) {
       }
       ever_connected = true;
       mgr_.peer_message("connected", id);
+      maybe_renegotiate();
     }
   } else if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
     connected = false;
@@ -524,11 +540,19 @@ void Peer::handle_new_pad(GstPad *pad) {
   if (target) {
     GstElementClass *klass = GST_ELEMENT_GET_CLASS(src.element);
     GstPadTemplate *templ = gst_element_class_get_pad_template(klass, kind == Kind::Audio ? "audio_%s" : "video_%s");
-    std::string pname = std::string(to_string(kind)) + "_" + id;
-    int n = 1;
-    while (GstPad *existing = gst_element_get_static_pad(src.element, pname.c_str())) {
-      gst_object_unref(existing);
-      pname = std::string(to_string(kind)) + "_" + id + "_" + std::to_string(n++);
+    // Pads of one peer appear concurrently (one streaming thread per stream): reserve the name.
+    std::string base = std::string(to_string(kind)) + "_" + id, pname = base;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      int n = 1;
+      auto taken = [&](const std::string &nm) {
+        if (pad_names_.count(nm)) return true;
+        GstPad *existing = gst_element_get_static_pad(src.element, nm.c_str());
+        if (existing) gst_object_unref(existing);
+        return existing != nullptr;
+      };
+      while (taken(pname)) pname = base + "_" + std::to_string(n++);
+      pad_names_.insert(pname);
     }
     r->tags = gst_tag_list_new_empty();
     gst_tag_list_add(r->tags, GST_TAG_MERGE_REPLACE, kPeerIdTag, id.c_str(), nullptr);
@@ -547,6 +571,7 @@ void Peer::handle_new_pad(GstPad *pad) {
     gst_pad_store_sticky_event(ghost, tag_event);  // transfer none
     gst_event_unref(tag_event);
     gst_element_add_pad(src.element, ghost);
+    GST_INFO("peer %s: pad %s", id.c_str(), pname.c_str());
     mgr_.peer_message("pad-added", id, gst_structure_new("x", "pad", G_TYPE_STRING, pname.c_str(), "kind",
                                                          G_TYPE_STRING, to_string(kind), nullptr));
   } else {
@@ -599,61 +624,141 @@ GstPadProbeReturn Peer::recv_probe(GstPad *pad, GstPadProbeInfo *info, gpointer 
 // ---------------------------------------------------------------------------------------------
 // Send
 
+void Peer::link_slot(SendSlot &slot, const std::shared_ptr<SendStream> &s) {
+  GstPad *qsink = gst_element_get_static_pad(slot.queue, "sink");
+  GstPad *tee_pad = gst_element_request_pad_simple(s->tee, "src_%u");
+  if (gst_pad_link_full(tee_pad, qsink, GST_PAD_LINK_CHECK_NOTHING) != GST_PAD_LINK_OK)
+    GST_ERROR("peer %s: cannot link %s", id.c_str(), s->pad_name.c_str());
+  gst_object_unref(qsink);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    slot.tee_pad = tee_pad;
+    slot.stream = s;
+  }
+  // A new receiver needs a keyframe to start decoding.
+  if (slot.kind == Kind::Video)
+    gst_pad_send_event(tee_pad, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+  GST_INFO("peer %s: sending %s", id.c_str(), s->pad_name.c_str());
+}
+
+void Peer::unlink_slot(SendSlot &slot) {
+  GstPad *tee_pad = nullptr;
+  std::shared_ptr<SendStream> stream;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    tee_pad = slot.tee_pad;
+    stream = std::move(slot.stream);
+    slot.tee_pad = nullptr;
+    slot.stream.reset();
+  }
+  if (!tee_pad) return;
+  GstPad *qsink = gst_element_get_static_pad(slot.queue, "sink");
+  gst_pad_unlink(tee_pad, qsink);
+  gst_object_unref(qsink);
+  if (stream && stream->tee) gst_element_release_request_pad(stream->tee, tee_pad);
+  gst_object_unref(tee_pad);
+}
+
 void Peer::wire_sends(const std::vector<std::shared_ptr<SendStream>> &streams) {
+  if (!sink_bin_) return;
+  auto wanted = [&](const std::shared_ptr<SendStream> &s) { return s && s->tee && s->selects(id); };
+  // 1. Unlink the slots whose stream is gone or no longer routed here.
   for (auto &slot : slots_) {
-    if (!slot.queue) continue;
-    std::shared_ptr<SendStream> best;
+    if (!slot.stream) continue;
+    bool keep = false;
     for (const auto &s : streams)
-      if (s->kind == slot.kind && s->tee && s->selects(id)) {
-        best = s;
+      if (s == slot.stream && wanted(s)) keep = true;
+    if (!keep) unlink_slot(slot);
+  }
+  // 2. Every routed stream gets a slot of its own: a free one of the same kind and codec (the
+  //    transceiver's codec preferences are fixed once negotiated), else a new transceiver.
+  bool added = false;
+  for (const auto &s : streams) {
+    if (!wanted(s)) continue;
+    bool have = false;
+    for (auto &slot : slots_)
+      if (slot.stream == s) have = true;
+    if (have) continue;
+    SendSlot *free_slot = nullptr;
+    for (auto &slot : slots_)
+      if (!slot.stream && slot.queue && slot.kind == s->kind && slot.codec == s->codec) {
+        free_slot = &slot;
         break;
       }
-    if (best == slot.stream) continue;
-    GstPad *qsink = gst_element_get_static_pad(slot.queue, "sink");
-    if (slot.tee_pad) {
-      gst_pad_unlink(slot.tee_pad, qsink);
-      gst_element_release_request_pad(slot.stream->tee, slot.tee_pad);
-      gst_object_unref(slot.tee_pad);
-      slot.tee_pad = nullptr;
+    if (!free_slot) {
+      bool recv = s->kind == Kind::Audio ? recv_audio_ : recv_video_;
+      if (!add_transceiver(s->kind, true, recv, s->codec) || !slots_.back().queue) continue;
+      free_slot = &slots_.back();
+      added = true;
     }
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      slot.stream = best;
-    }
-    if (best) {
-      slot.tee_pad = gst_element_request_pad_simple(best->tee, "src_%u");
-      if (gst_pad_link_full(slot.tee_pad, qsink, GST_PAD_LINK_CHECK_NOTHING) != GST_PAD_LINK_OK)
-        GST_ERROR("peer %s: cannot link %s", id.c_str(), best->pad_name.c_str());
-      // A new receiver needs a keyframe to start decoding.
-      if (slot.kind == Kind::Video)
-        gst_pad_send_event(slot.tee_pad, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
-      GST_INFO("peer %s: sending %s", id.c_str(), best->pad_name.c_str());
-    }
-    gst_object_unref(qsink);
+    link_slot(*free_slot, s);
   }
+  // A transceiver added after our first offer (or to an answerer, whose answer can only cover the
+  // remote's m-lines) needs an offer of ours.
+  if (added && (offer_made || !offerer)) {
+    renegotiate = true;
+    maybe_renegotiate();
+  }
+}
+
+bool Peer::has_unnegotiated_slot() const {
+  for (const auto &slot : slots_) {
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_object_get(slot.wb_pad, "transceiver", &trans, nullptr);
+    gchar *mid = nullptr;
+    if (trans) g_object_get(trans, "mid", &mid, nullptr);
+    bool negotiated = mid != nullptr;
+    g_free(mid);
+    if (trans) gst_object_unref(trans);
+    if (!negotiated) return true;
+  }
+  return false;
+}
+
+void Peer::maybe_renegotiate() {
+  // Wait until connected: webrtcbin 1.22 leaves the data channel m-line out of an offer made by
+  // the answerer before the remote's data channel has arrived ("m=lines removed" at the remote).
+  if (!renegotiate || awaiting_answer || answering || !remote_set || !ever_connected) return;
+  if (!has_unnegotiated_slot()) {  // the remote's offer already covered every slot
+    renegotiate = false;
+    return;
+  }
+  // ... and until every linked slot has caps: webrtcbin takes the a=ssrc lines from them, and the
+  // remote maps a new SSRC in the BUNDLE to its transceiver by them (retried by the stats tick).
+  for (const auto &slot : slots_) {
+    if (!slot.stream) continue;
+    GstCaps *caps = gst_pad_get_current_caps(slot.wb_pad);
+    if (!caps) return;
+    gst_caps_unref(caps);
+  }
+  GST_INFO("peer %s: renegotiating (send slots changed)", id.c_str());
+  renegotiate = false;
+  make_offer(false);
 }
 
 void Peer::unwire(const SendStream *s) {
-  for (auto &slot : slots_) {
-    if (slot.stream.get() != s) continue;
-    if (slot.tee_pad) {
-      GstPad *qsink = gst_element_get_static_pad(slot.queue, "sink");
-      gst_pad_unlink(slot.tee_pad, qsink);
-      gst_object_unref(qsink);
-      gst_element_release_request_pad(slot.stream->tee, slot.tee_pad);
-      gst_object_unref(slot.tee_pad);
-      slot.tee_pad = nullptr;
-    }
-    std::lock_guard<std::mutex> l(mu_);
-    slot.stream.reset();
-  }
+  for (auto &slot : slots_)
+    if (slot.stream.get() == s) unlink_slot(slot);
 }
 
-std::shared_ptr<SendStream> Peer::sending(Kind kind) const {
+bool Peer::sends(const SendStream *s) const {
   std::lock_guard<std::mutex> l(mu_);
-  for (const auto &s : slots_)
-    if (s.kind == kind) return s.stream;
-  return nullptr;
+  for (const auto &slot : slots_)
+    if (slot.stream.get() == s) return true;
+  return false;
+}
+
+size_t Peer::send_slots() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return slots_.size();
+}
+
+size_t Peer::linked_slots() const {
+  std::lock_guard<std::mutex> l(mu_);
+  size_t n = 0;
+  for (const auto &slot : slots_)
+    if (slot.stream) n++;
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -679,7 +784,7 @@ void Peer::request_stats() {
             update_from_webrtc_stats(p.stats_, copy, interval);
             snapshot = p.stats_;
           }
-          export_peer_metrics(p.mgr_.session(), p.id, snapshot);
+          export_peer_metrics(p.mgr_.metrics_session(), p.id, snapshot);
           gst_structure_free(copy);
         });
       },

@@ -1,6 +1,7 @@
 // One remote peer of a session: its webrtcbin (in the manager's host bin), its negotiation
-// (offer/answer, trickle ICE, ICE restart), its send slots (one per media kind, fed from a
-// webrtc_sink encoder tee through a per-peer queue) and its receive chains (depayload + decode into
+// (offer/answer, trickle ICE, ICE restart, renegotiation when a send slot is added), its send slots
+// (one transceiver per webrtc_sink stream routed to this peer, each fed from that stream's encoder
+// tee through a per-peer queue) and its receive chains (depayload + decode into
 // a `audio_<peer>` / `video_<peer>` pad of webrtc_source), and its data channel.
 //
 // Threading: created, driven and destroyed on the manager's worker thread. webrtcbin callbacks come
@@ -20,6 +21,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +48,9 @@ class Peer {
   void apply_remote_offer(GstSDPMessage *sdp);
   void apply_remote_answer(GstSDPMessage *sdp);
   void add_remote_candidate(int mline, const std::string &candidate);
-  /// Choose, per media kind, the first stream whose route selects this peer, and (re)link.
+  /// Link every stream whose route selects this peer to a send slot of its own (reusing a free
+  /// slot of the same kind and codec, else adding a transceiver and renegotiating), and unlink the
+  /// slots whose stream no longer selects this peer.
   void wire_sends(const std::vector<std::shared_ptr<SendStream>> &streams);
   /// Unlink from `s` if it feeds us (the stream is going away).
   void unwire(const SendStream *s);
@@ -54,11 +58,17 @@ class Peer {
   void request_stats();
   /// Send a JSON text event over the data channel (if open).
   void send_event(const std::string &json);
+  /// Offer again if a renegotiation is pending, no offer/answer is in flight, we are connected and
+  /// every send slot has caps (called on each state change and by the manager's tick).
+  void maybe_renegotiate();
   /// Keep-alive over the data channel (the remote's inactivity timer sees it).
   void send_ping();
   PeerStats stats() const;
-  /// The stream currently sent to this peer for `kind` (nullptr if none).
-  std::shared_ptr<SendStream> sending(Kind kind) const;
+  /// Is `s` currently sent to this peer?
+  bool sends(const SendStream *s) const;
+  /// How many send slots (transceivers fed by webrtc_sink) this peer has, and how many are linked.
+  size_t send_slots() const;
+  size_t linked_slots() const;
 
   const std::string id;
   const uint64_t uid;
@@ -68,6 +78,12 @@ class Peer {
 
   // Worker-thread state.
   bool remote_set = false;
+  // Negotiation: a local offer waits for its answer / a remote offer is being answered / a slot was
+  // added after our first offer (or we are the answerer): offer again when stable.
+  bool awaiting_answer = false;
+  bool answering = false;
+  bool offer_made = false;
+  bool renegotiate = false;
   bool connected = false;
   bool ever_connected = false;
   bool failed = false;
@@ -84,6 +100,7 @@ class Peer {
  private:
   struct SendSlot {
     Kind kind;
+    const Codec *codec = nullptr;   // what the transceiver was created for
     GstPad *wb_pad = nullptr;       // webrtcbin sink_%u (ref)
     GstElement *queue = nullptr;    // in the sink bin (ref)
     GstPad *tee_pad = nullptr;      // requested from stream->tee (ref)
@@ -108,7 +125,13 @@ class Peer {
   static GstPadProbeReturn activity_probe(GstPad *, GstPadProbeInfo *, gpointer self);
   void handle_new_pad(GstPad *pad);
   void adopt_data_channel(GObject *channel);
-  void add_transceiver(Kind kind, bool send, bool recv);
+  /// A transceiver: with `send`, a send slot (webrtcbin sink pad + queue in the sink bin) fed later
+  /// by wire_sends(); sendrecv if `recv`. Returns false if webrtcbin refused the pad.
+  bool add_transceiver(Kind kind, bool send, bool recv, const Codec *codec = nullptr);
+
+  bool has_unnegotiated_slot() const;  // a send slot's transceiver has no mid yet
+  void link_slot(SendSlot &slot, const std::shared_ptr<SendStream> &s);
+  void unlink_slot(SendSlot &slot);
   std::string name(const char *what) const;
 
   PeerManager &mgr_;
@@ -116,12 +139,14 @@ class Peer {
   GstBin *host_ = nullptr;        // borrowed (manager guarantees lifetime)
   GstBin *sink_bin_ = nullptr;    // borrowed, may be null
   std::vector<SendSlot> slots_;
-  mutable std::mutex mu_;  // protects recv_, dc_, stats_, slots_[].stream (read by sending())
+  bool recv_audio_ = false, recv_video_ = false;  // set by build()
+  mutable std::mutex mu_;  // protects recv_, dc_, stats_, slots_ (read by sends())
   std::vector<std::unique_ptr<Recv>> recv_;
   GObject *dc_ = nullptr;  // GstWebRTCDataChannel (ref)
   PeerStats stats_;
   Clock::time_point last_poll_{};
   std::vector<std::string> local_mids_;  // protected by mu_
+  std::set<std::string> pad_names_;      // webrtc_source pad names taken by this peer (mu_)
   std::vector<std::pair<int, std::string>> pending_candidates_;
 };
 

@@ -225,6 +225,11 @@ PeerManager::SourceInfo PeerManager::source() const {
   return source_;
 }
 
+std::shared_ptr<StreamSet> PeerManager::sinks() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return sinks_;
+}
+
 GstBin *PeerManager::sink_bin() const {
   std::lock_guard<std::mutex> l(mu_);
   return sinks_ ? sinks_->bin : nullptr;
@@ -234,6 +239,11 @@ GstBin *PeerManager::host_bin() const {
   std::lock_guard<std::mutex> l(mu_);
   if (source_.element) return GST_BIN(source_.element);
   return sinks_ ? sinks_->bin : nullptr;
+}
+
+std::string PeerManager::metrics_session() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return settings_.room;
 }
 
 std::string PeerManager::my_id() const {
@@ -365,14 +375,13 @@ Peer *PeerManager::create_peer(const std::string &id, bool offerer) {
     remove_peer(id, error);
     return nullptr;
   }
+  std::shared_ptr<StreamSet> sinks;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (sinks_) {
-      auto streams = sinks_->snapshot();
-      raw->wire_sends(streams);
-    }
+    sinks = sinks_;
   }
-  peers_gauge(session_).set((double)peers_.size());
+  if (sinks) raw->wire_sends(sinks->snapshot());  // not under mu_: it adds transceivers
+  peers_gauge(metrics_session()).set((double)peers_.size());
   peer_message("peer-joined", id, gst_structure_new("x", "offerer", G_TYPE_BOOLEAN, offerer, nullptr));
   return raw;
 }
@@ -388,7 +397,10 @@ void PeerManager::remove_peer(const std::string &id, const std::string &reason) 
   }
   GST_INFO("session %s: peer %s removed (%s)", session_.c_str(), id.c_str(), reason.c_str());
   p.reset();
-  peers_gauge(session_).set((double)peers_.size());
+  // Its per-peer series go with it (stats replies for it can no longer arrive: they are posted to
+  // this thread by uid and dropped once the Peer is gone).
+  metrics::Registry::global().remove_series("meshflow_webrtc_", {{"session", metrics_session()}, {"peer", id}});
+  peers_gauge(metrics_session()).set((double)peers_.size());
   peer_message("peer-left", id, gst_structure_new("x", "reason", G_TYPE_STRING, reason.c_str(), nullptr));
 }
 
@@ -399,7 +411,7 @@ void PeerManager::fail_peer(uint64_t uid, const std::string &reason) {
     std::string id = p->id;
     GST_WARNING("session %s: peer %s failed: %s", session_.c_str(), id.c_str(), reason.c_str());
     metrics::Registry::global()
-        .counter("meshflow_webrtc_peer_failures_total", "Peers ended by a failure", {{"session", session_}})
+        .counter("meshflow_webrtc_peer_failures_total", "Peers ended by a failure", {{"session", metrics_session()}})
         .inc();
     peer_message("failed", id, gst_structure_new("x", "reason", G_TYPE_STRING, reason.c_str(), nullptr));
     remove_peer(id, "failed: " + reason);
@@ -424,7 +436,7 @@ void PeerManager::first_media(Peer &p, Kind kind, double setup_s) {
            p.id.c_str(), setup_s * 1e3);
   metrics::Registry::global()
       .histogram("meshflow_webrtc_setup_seconds", "Announce (or peer creation) to first decoded media",
-                 {{"session", session_}, {"kind", to_string(kind)}})
+                 {{"session", metrics_session()}, {"kind", to_string(kind)}})
       .observe(setup_s);
   peer_message("media", p.id, gst_structure_new("x", "kind", G_TYPE_STRING, to_string(kind), "setup-ms",
                                                 G_TYPE_DOUBLE, setup_s * 1e3, nullptr));
@@ -500,7 +512,7 @@ void PeerManager::on_offer(const std::string &from, const std::string &sdp) {
   auto it = peers_.find(from);
   if (it != peers_.end()) {
     Peer &p = *it->second;
-    bool glare = p.offerer && !p.remote_set;
+    bool glare = p.awaiting_answer;  // our (first, restart or renegotiation) offer is in flight
     bool restarted = !p.remote_fingerprint.empty() && p.remote_fingerprint != sdp_fingerprint(msg);
     if (glare) {
       // Polite peer (larger id) gives way; the impolite one ignores the incoming offer.
@@ -522,7 +534,7 @@ void PeerManager::on_offer(const std::string &from, const std::string &sdp) {
 
 void PeerManager::on_answer(const std::string &from, const std::string &sdp) {
   auto it = peers_.find(from);
-  if (it == peers_.end() || !it->second->offerer) return;
+  if (it == peers_.end() || !it->second->awaiting_answer) return;
   std::string error;
   GstSDPMessage *msg = parse_remote_sdp(sdp, &error);
   if (!msg) {
@@ -557,6 +569,7 @@ void PeerManager::tick() {
   for (auto &[id, p] : peers_) {
     p->request_stats();
     p->send_ping();
+    p->maybe_renegotiate();
     if (p->connected) {
       if (now_us - p->last_activity_us.load() > (int64_t)st.inactivity_timeout_ms * 1000)
         dead.emplace_back(id, "inactive");
@@ -587,7 +600,7 @@ void PeerManager::tick() {
     if (it == peers_.end()) continue;
     GST_WARNING("session %s: peer %s is dead (%s)", session_.c_str(), id.c_str(), reason.c_str());
     metrics::Registry::global()
-        .counter("meshflow_webrtc_peer_failures_total", "Peers ended by a failure", {{"session", session_}})
+        .counter("meshflow_webrtc_peer_failures_total", "Peers ended by a failure", {{"session", metrics_session()}})
         .inc();
     peer_message("failed", id, gst_structure_new("x", "reason", G_TYPE_STRING, reason.c_str(), nullptr));
     remove_peer(id, reason);
@@ -612,7 +625,7 @@ void PeerManager::tick() {
       double loss = 0, rtt = 0;
       bool any = false;
       for (auto &[id, p] : peers_) {
-        if (p->sending(s->kind).get() != s.get()) continue;
+        if (!p->sends(s.get())) continue;
         PeerStats ps = p->stats();
         loss = std::max(loss, ps.fraction_lost);
         rtt = std::max(rtt, ps.rtt_s);

@@ -71,9 +71,12 @@ class PeerManager {
 
   // --- for Peer ---
   std::string session() const { return session_; }
+  /// The `session` label of our metrics: the room name (one room = one session of the launcher).
+  std::string metrics_session() const;
   GstBin *host_bin() const;     // where webrtcbins live (the source if any, else the sink)
   SourceInfo source() const;
   GstBin *sink_bin() const;
+  std::shared_ptr<StreamSet> sinks() const;
   std::string my_id() const;
   mf::signalling::Client *client() const { return client_.get(); }
   /// Run `fn` on the worker with the Peer of `uid`, if it still exists.

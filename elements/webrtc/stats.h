@@ -35,7 +35,8 @@ void update_from_webrtc_stats(PeerStats &ps, const GstStructure *stats, double i
 GstStructure *peer_stats_structure(const std::string &peer_id, const PeerStats &ps);
 
 /// Update the per-peer gauges (meshflow_webrtc_rtt_seconds, _packet_loss_ratio, _jitter_seconds,
-/// _bitrate_bps{direction}) labelled {session, peer}.
+/// _bitrate_bps{direction}) labelled {session, peer}; `session` is the room name. The peer manager
+/// removes a peer's series when the peer is freed (Registry::remove_series).
 void export_peer_metrics(const std::string &session, const std::string &peer_id, const PeerStats &ps);
 
 }  // namespace mf::webrtc

@@ -243,6 +243,28 @@ double Registry::value(std::string_view name, const Labels &labels) const {
   return 0;
 }
 
+size_t Registry::remove_series(std::string_view name_prefix, const Labels &match) {
+  if (match.empty()) return 0;
+  std::lock_guard<std::mutex> lk(mu_);
+  size_t removed = 0;
+  for (auto &[name, f] : families_) {
+    if (name.compare(0, name_prefix.size(), name_prefix) != 0) continue;
+    for (auto it = f->series.begin(); it != f->series.end();) {
+      const Labels &have = it->second.labels;
+      bool all = true;
+      for (const auto &m : match)
+        if (std::find(have.begin(), have.end(), m) == have.end()) all = false;
+      if (all) {
+        it = f->series.erase(it);
+        removed++;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return removed;
+}
+
 static std::string render_labels(const std::string &key, const std::string &extra) {
   if (key.empty() && extra.empty()) return {};
   std::string s = "{" + key;

@@ -83,6 +83,14 @@ class Registry {
   /// Current value of a counter or gauge (0 when it does not exist). For tests and dashboards.
   double value(std::string_view name, const Labels &labels = {}) const;
 
+  /// Remove every series whose labels include ALL of `match` (e.g. {{"session", room}, {"peer",
+  /// id}} when a peer leaves) from the families whose name starts with `name_prefix` (e.g.
+  /// "meshflow_webrtc_"). An empty `match` removes nothing. Returns how many series were removed;
+  /// the families stay (HELP/TYPE only until a series is added again). References to a removed
+  /// series become INVALID: use this only for series that are looked up on each update, never for
+  /// ones whose reference is kept.
+  size_t remove_series(std::string_view name_prefix, const Labels &match);
+
   /// Prometheus text exposition (families sorted by name, series by labels).
   std::string render() const;
 

@@ -83,7 +83,8 @@ struct PeerOptions {
   bool data_channel = true;
 };
 
-/// One peer: its own GstPipeline with webrtc_sink (test sources) and webrtc_source (counted).
+/// One peer: its own GstPipeline with webrtc_sink (test sources) and webrtc_source (counted). Its bus
+/// is drained synchronously (see the constructor); poll_bus() collects what was recorded.
 class PeerPipeline {
  public:
   explicit PeerPipeline(const PeerOptions &o) : opts_(o) {
@@ -111,9 +112,19 @@ class PeerPipeline {
     }
     g_signal_connect(src_, "pad-added", G_CALLBACK(on_pad_added), this);
     g_signal_connect(src_, "pad-removed", G_CALLBACK(on_pad_removed), this);
+    // Drain the bus as it is posted to, like an application's bus watch. A message holds a ref on
+    // its source; a bus nobody pops keeps every webrtcbin child that ever posted (nicesrc/nicesink
+    // -> the libnice agent and its sockets, webrtcbin -> its "pc" and "ice" threads) alive after the
+    // peer is freed. That, not a GStreamer leak, was the churn test's "12 fds + 2 threads per peer".
+    GstBus *bus = gst_element_get_bus(pipeline_);
+    gst_bus_set_sync_handler(bus, on_bus, this, nullptr);
+    gst_object_unref(bus);
   }
   ~PeerPipeline() {
     stop();
+    GstBus *bus = gst_element_get_bus(pipeline_);
+    gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
+    gst_object_unref(bus);
     gst_object_unref(pipeline_);
   }
   bool start() { return gst_element_set_state(pipeline_, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE; }
@@ -132,23 +143,14 @@ class PeerPipeline {
     std::lock_guard<std::mutex> l(mu_);
     return tags_[pad];
   }
-  /// Drain the bus; collect meshflow-peer events and errors.
+  /// Move the meshflow-peer events and errors recorded by the bus handler into `events` / `errors`
+  /// (which only the test thread touches).
   void poll_bus() {
-    GstBus *bus = gst_element_get_bus(pipeline_);
-    while (GstMessage *m = gst_bus_pop(bus)) {
-      if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
-        GError *e = nullptr;
-        gst_message_parse_error(m, &e, nullptr);
-        errors.push_back(std::string(GST_MESSAGE_SRC_NAME(m)) + ": " + (e ? e->message : "?"));
-        g_clear_error(&e);
-      } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && gst_message_has_name(m, "meshflow-peer")) {
-        const GstStructure *s = gst_message_get_structure(m);
-        events.push_back(std::string(gst_structure_get_string(s, "event")) + ":" +
-                         gst_structure_get_string(s, "peer-id"));
-      }
-      gst_message_unref(m);
-    }
-    gst_object_unref(bus);
+    std::lock_guard<std::mutex> l(bus_mu_);
+    events.insert(events.end(), pending_events_.begin(), pending_events_.end());
+    errors.insert(errors.end(), pending_errors_.begin(), pending_errors_.end());
+    pending_events_.clear();
+    pending_errors_.clear();
   }
   bool has_event(const std::string &ev) {
     poll_bus();
@@ -162,6 +164,25 @@ class PeerPipeline {
   std::vector<std::string> errors, events;
 
  private:
+  // Any thread: record what the tests look at, drop every message (a sync handler returning
+  // GST_BUS_DROP owns the message and must unref it).
+  static GstBusSyncReply on_bus(GstBus *, GstMessage *m, gpointer d) {
+    auto *self = static_cast<PeerPipeline *>(d);
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+      GError *e = nullptr;
+      gst_message_parse_error(m, &e, nullptr);
+      std::lock_guard<std::mutex> l(self->bus_mu_);
+      self->pending_errors_.push_back(std::string(GST_MESSAGE_SRC_NAME(m)) + ": " + (e ? e->message : "?"));
+      g_clear_error(&e);
+    } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && gst_message_has_name(m, "meshflow-peer")) {
+      const GstStructure *s = gst_message_get_structure(m);
+      std::lock_guard<std::mutex> l(self->bus_mu_);
+      self->pending_events_.push_back(std::string(gst_structure_get_string(s, "event")) + ":" +
+                                      gst_structure_get_string(s, "peer-id"));
+    }
+    gst_message_unref(m);
+    return GST_BUS_DROP;
+  }
   static GstPadProbeReturn count_probe(GstPad *, GstPadProbeInfo *info, gpointer d) {
     auto *self = static_cast<std::pair<PeerPipeline *, std::string> *>(d);
     if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
@@ -219,6 +240,8 @@ class PeerPipeline {
   std::map<std::string, std::unique_ptr<std::atomic<uint64_t>>> counts_;
   std::map<std::string, GstElement *> pads_;
   std::map<std::string, std::string> tags_;
+  std::mutex bus_mu_;  // protects pending_events_, pending_errors_
+  std::vector<std::string> pending_events_, pending_errors_;
 };
 
 }  // namespace mf::test
