@@ -35,8 +35,6 @@
 
 #include "bench_common.h"
 #include "harness.h"
-#include "meshflow-elements.h"
-#include "netns.h"
 
 using namespace mf::bench;
 
@@ -442,17 +440,7 @@ Result run_base(double seconds, bool tuned) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  bool is_child = has_arg(argc, argv, "--role");
-  if (!is_child) {
-    std::string err;
-    if (!mf::test::enter_loopback_netns(&err)) {
-      std::fprintf(stderr, "loopback-only network namespace: %s (run as root)\n", err.c_str());
-      return 1;
-    }
-  }
-  gst_init(&argc, &argv);
-  meshflow_elements_register_static();
-  if (is_child) return child(argc, argv);
+  if (bench_start(argc, argv, "--role")) return child(argc, argv);
 
   const char *env = g_getenv("MESHFLOW_BENCH_AUDIO_SECONDS");
   double seconds = env ? std::atof(env) : 35;

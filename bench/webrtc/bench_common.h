@@ -24,6 +24,9 @@
 #include <string>
 #include <vector>
 
+#include "meshflow-elements.h"
+#include "netns.h"
+
 namespace mf::bench {
 
 /// CLOCK_MONOTONIC in ns: the clock GstSystemClock uses (GST_CLOCK_TYPE_MONOTONIC), shared by every
@@ -126,6 +129,23 @@ inline bool has_arg(int argc, char **argv, const char *name) {
   for (int i = 1; i < argc; i++)
     if (std::string(argv[i]) == name) return true;
   return false;
+}
+
+// Start of every benchmark process: the parent (no `child_flag` argument) moves into a
+// loopback-only network namespace, which the children it spawns inherit; then GStreamer and the
+// meshflow elements are initialised. Returns true in a child. Exits 1 if the namespace fails.
+inline bool bench_start(int &argc, char **&argv, const char *child_flag) {
+  bool child = has_arg(argc, argv, child_flag);
+  if (!child) {
+    std::string err;
+    if (!mf::test::enter_loopback_netns(&err)) {
+      std::fprintf(stderr, "loopback-only network namespace: %s (run as root)\n", err.c_str());
+      std::exit(1);
+    }
+  }
+  gst_init(&argc, &argv);
+  meshflow_elements_register_static();
+  return child;
 }
 
 inline void print_bus_error(GstMessage *m, const char *who) {

@@ -27,8 +27,6 @@
 
 #include "bench_common.h"
 #include "harness.h"
-#include "meshflow-elements.h"
-#include "netns.h"
 
 using namespace mf::bench;
 
@@ -145,17 +143,7 @@ void print_steady(const char *label, const Steady &s, int peers, double seconds)
 }  // namespace
 
 int main(int argc, char **argv) {
-  bool is_child = has_arg(argc, argv, "--role");
-  if (!is_child) {
-    std::string err;
-    if (!mf::test::enter_loopback_netns(&err)) {
-      std::fprintf(stderr, "loopback-only network namespace: %s (run as root)\n", err.c_str());
-      return 1;
-    }
-  }
-  gst_init(&argc, &argv);
-  meshflow_elements_register_static();
-  if (is_child) return peer_child(argc, argv);
+  if (bench_start(argc, argv, "--role")) return peer_child(argc, argv);
 
   auto env_num = [](const char *n, double d) { return g_getenv(n) ? std::atof(g_getenv(n)) : d; };
   int npeers = int(env_num("MESHFLOW_BENCH_MESH_PEERS", 9));

@@ -21,8 +21,6 @@
 
 #include "bench_common.h"
 #include "harness.h"
-#include "meshflow-elements.h"
-#include "netns.h"
 
 using namespace mf::bench;
 
@@ -165,17 +163,7 @@ std::vector<Sample> run_cold(bool ours, int n) {
 
 int main(int argc, char **argv) {
   g_main_ns = now_ns();
-  bool child = has_arg(argc, argv, "--cold");
-  if (!child) {
-    std::string err;
-    if (!mf::test::enter_loopback_netns(&err)) {
-      std::fprintf(stderr, "loopback-only network namespace: %s (run as root)\n", err.c_str());
-      return 1;
-    }
-  }
-  gst_init(&argc, &argv);
-  meshflow_elements_register_static();
-  if (child) return cold_child(arg_value(argc, argv, "--cold") == "ours");
+  if (bench_start(argc, argv, "--cold")) return cold_child(arg_value(argc, argv, "--cold") == "ours");
 
   int warm_n = std::atoi(g_getenv("MESHFLOW_BENCH_SETUP_WARM") ? g_getenv("MESHFLOW_BENCH_SETUP_WARM") : "15");
   int cold_n = std::atoi(g_getenv("MESHFLOW_BENCH_SETUP_COLD") ? g_getenv("MESHFLOW_BENCH_SETUP_COLD") : "10");
