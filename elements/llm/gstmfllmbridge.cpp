@@ -3,10 +3,11 @@
 // What it does: user speech comes in on `sink`; it is resampled to the provider's rate and sent
 // to the service (openai_realtime, gemini_live) from a network thread with its own GMainContext
 // (net_client.h), or analysed by an in-process energy VAD (provider=mock, no network). The
-// assistant's audio is queued (bounded, 120 s) and played on `src` as a live source: 20 ms
-// buffers paced on the pipeline clock, PTS = running time, silence whenever nothing plays, so
-// the pipeline never stops because the service misbehaves. Transcripts leave on `text` and as
-// `meshflow-transcript` element messages.
+// assistant's audio is queued (bounded, 120 s) and played on `src` as a live source: buffers of
+// output-period-ms (default 10 ms) paced on the pipeline clock, PTS = running time, silence
+// whenever nothing plays, so the pipeline never stops because the service misbehaves.
+// Transcripts leave on `text` and as `meshflow-transcript` element messages. EOS on `sink` ends
+// the output: once the assistant audio already queued has played, `src` and `text` get EOS.
 //
 // Barge-in: when the user starts speaking (server VAD speech_started, Gemini `interrupted`, or
 // the mock VAD) while assistant audio is queued or playing, the queue is dropped and FLUSH_START
@@ -17,13 +18,14 @@
 //
 // Pads:
 //   sink  always  audio/x-raw, S16LE, mono, rate 8000..48000 (resampled internally)
-//   src   always  audio/x-raw, S16LE, mono, 24000 Hz, live (latency 20 ms)
+//   src   always  audio/x-raw, S16LE, mono, 24000 Hz, live (latency = output-period-ms)
 //   text  always  application/x-meshflow-event: one JSON transcript event per buffer
 //                 {"type":"transcript","text","speaker":"user|assistant","is_final",
 //                  "confidence","timestamp":unix ms}
 // Properties: provider, url, model, voice, instructions, api-key-env, token-url, watchdog-ms,
 //   max-session-s, reconnect-min-ms, reconnect-max-ms, mock-delay-ms, mock-reply-ms,
-//   mock-silence-ms, mock-vad-threshold, flush-on-barge-in, stats (read-only). See docs/llm.md.
+//   mock-silence-ms, mock-vad-threshold, flush-on-barge-in, output-period-ms, stats (read-only).
+//   See docs/llm.md.
 // Keys come only from the environment variable named by api-key-env (or an ephemeral token
 // from token-url) and are never logged.
 // Messages: element `meshflow-transcript`, `meshflow-llm-barge-in` {item_id, audio_end_ms,
@@ -36,6 +38,9 @@
 // Launch line (offline, mock provider answering with tones):
 //   gst-launch-1.0 autoaudiosrc ! audioconvert ! audioresample ! mfllmbridge name=b
 //     b.src ! audioconvert ! autoaudiosink  b.text ! fakesink dump=true     (one line)
+// Ends by itself (EOS on sink -> EOS on src and text):
+//   gst-launch-1.0 audiotestsrc num-buffers=50 ! audioconvert ! audioresample !
+//     mfllmbridge name=b provider=mock ! fakesink  b.text ! fakesink      (one line)
 #include <gst/audio/audio.h>
 #include <gst/gst.h>
 
@@ -65,8 +70,7 @@ using mf::llm::Provider;
 namespace {
 
 constexpr int kOutRate = 24000;
-constexpr GstClockTime kTick = 20 * GST_MSECOND;
-constexpr size_t kTickSamples = kOutRate / 50;
+constexpr guint kDefaultPeriodMs = 10;
 constexpr size_t kQueueMax = size_t(kOutRate) * 120;
 
 struct Settings {
@@ -81,6 +85,7 @@ struct Settings {
   guint mock_silence_ms = 400;
   gint mock_vad_threshold = 800;
   bool flush_on_barge_in = true;
+  guint period_ms = kDefaultPeriodMs;
 };
 
 struct Stats {
@@ -120,16 +125,24 @@ struct Priv {
 
   // Fixed while the element is PAUSED or PLAYING (copied from settings at READY->PAUSED).
   Settings run;
+  GstClockTime tick = kDefaultPeriodMs * GST_MSECOND;  // output buffer duration (run.period_ms)
+  size_t tick_samples = kOutRate * kDefaultPeriodMs / 1000;
 
   std::mutex mu;  // protects everything below
   std::condition_variable cv;  // running / shutting changes
   OutQueue *queue = nullptr;
   std::deque<std::string> text_out;  // JSON events for the text pad
+  std::condition_variable text_cv;   // text_out, text_eos, text_shutting changed
+  bool text_started = false;         // text pad: stream-start/caps/segment/gap sent
+  bool text_eos = false;             // text pad: push EOS after text_out is empty
+  bool text_shutting = false;        // text pad deactivating
   bool started = false;              // stream-start/caps/segment sent
   bool running = false;              // PLAYING
   bool shutting = false;             // src pad deactivating
   bool flush_pending = false;
   bool discont = true;
+  bool eos_pending = false;  // EOS came on sink: finish the output once the queue has played
+  bool eos_sent = false;
   GstClockID wait_id = nullptr;
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
   GstClockTime last_pts = GST_CLOCK_TIME_NONE;  // last buffer with assistant audio
@@ -147,12 +160,13 @@ struct Priv {
   GstClockTime reply_at = GST_CLOCK_TIME_NONE;
   // sink side (streaming thread of sink only)
   int in_rate = 0;
+  GstSegment in_seg;
   mf::llm::LinearResampler rs;
 
   std::unique_ptr<mf::llm::NetClient> net;  // created at READY->PAUSED, gone at PAUSED->READY
   std::atomic<bool> connected{false};        // for stats: readable from any thread
 
-  Priv() : queue(new OutQueue(kQueueMax)) {}
+  Priv() : queue(new OutQueue(kQueueMax)) { gst_segment_init(&in_seg, GST_FORMAT_TIME); }
   ~Priv() { delete queue; }
 };
 
@@ -195,6 +209,7 @@ enum {
   PROP_MOCK_VAD_THRESHOLD,
   PROP_FLUSH_ON_BARGE_IN,
   PROP_STATS,
+  PROP_OUTPUT_PERIOD_MS,
 };
 
 static GType mf_llm_provider_get_type() {
@@ -242,6 +257,7 @@ static void emit_transcript(GstMfLlmBridge *self, const std::string &text, const
   {
     std::lock_guard<std::mutex> lk(self->priv->mu);
     if (self->priv->text_out.size() < 256) self->priv->text_out.push_back(json);
+    self->priv->text_cv.notify_all();
   }
   GstStructure *s = gst_structure_new("meshflow-transcript", "json", G_TYPE_STRING, json.c_str(),
                                       "text", G_TYPE_STRING, text.c_str(), "speaker",
@@ -290,7 +306,7 @@ static void barge_in(GstMfLlmBridge *self, GstClockTime detected) {
     std::lock_guard<std::mutex> lk(p.mu);
     p.reply_at = GST_CLOCK_TIME_NONE;  // mock: a pending reply is dropped
     bool playing = p.last_n > 0 && GST_CLOCK_TIME_IS_VALID(p.last_pts) &&
-                   GST_CLOCK_TIME_IS_VALID(detected) && detected < p.last_pts + kTick;
+                   GST_CLOCK_TIME_IS_VALID(detected) && detected < p.last_pts + p.tick;
     if (p.queue->queued() == 0 && !playing) return;
     // The item being played, or about to be.
     const std::string &cur = p.queue->current_item();
@@ -368,9 +384,18 @@ static void on_server_event(GstMfLlmBridge *self, mf::llm::ServerEvent &ev) {
       p.turn++;
       break;
     }
-    case EventKind::SpeechStopped:
-      speech_ended(self, now);
+    case EventKind::SpeechStopped: {
+      // The speech end the server reports (audio_end_ms), on our input timeline; the arrival of
+      // the event when it cannot be mapped. Never later than now.
+      GstClockTime at = now;
+      if (ev.input_time != UINT64_MAX && GST_CLOCK_TIME_IS_VALID(now))
+        at = std::min<GstClockTime>(ev.input_time, now);
+      GST_DEBUG_OBJECT(self, "speech stopped: audio_end_ms %" G_GINT64_FORMAT " -> %" GST_TIME_FORMAT
+                       " (event at %" GST_TIME_FORMAT ")", ev.audio_ms, GST_TIME_ARGS(at),
+                       GST_TIME_ARGS(now));
+      speech_ended(self, at);
       break;
+    }
     case EventKind::ResponseCreated: {
       std::lock_guard<std::mutex> lk(p.mu);
       p.playing_response = ev.response_id;
@@ -434,19 +459,87 @@ static void push_stream_start(GstMfLlmBridge *self) {
   gchar *id = gst_pad_create_stream_id(self->srcpad, GST_ELEMENT(self), "audio");
   gst_pad_push_event(self->srcpad, gst_event_new_stream_start(id));
   g_free(id);
-  id = gst_pad_create_stream_id(self->textpad, GST_ELEMENT(self), "text");
-  gst_pad_push_event(self->textpad, gst_event_new_stream_start(id));
-  g_free(id);
   GstCaps *caps = gst_static_pad_template_get_caps(&src_template);
   gst_pad_push_event(self->srcpad, gst_event_new_caps(caps));
-  gst_caps_unref(caps);
-  caps = gst_caps_new_empty_simple("application/x-meshflow-event");
-  gst_pad_push_event(self->textpad, gst_event_new_caps(caps));
   gst_caps_unref(caps);
   GstSegment seg;
   gst_segment_init(&seg, GST_FORMAT_TIME);
   gst_pad_push_event(self->srcpad, gst_event_new_segment(&seg));
-  gst_pad_push_event(self->textpad, gst_event_new_segment(&seg));
+}
+
+// ---- the text task ------------------------------------------------------------------------------
+// The text pad has its own streaming thread: a sink on it blocks in preroll until PLAYING, which
+// must not stop the audio (and the other way round). It starts with a GAP so that its sink
+// prerolls (the stream is sparse), then pushes each transcript event as it comes, PTS = the
+// running time when it is pushed, and EOS after the audio output ended.
+static void text_loop(gpointer data) {
+  auto *self = GST_MF_LLM_BRIDGE(data);
+  Priv &p = *self->priv;
+  bool first;
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    if (p.text_shutting) {
+      gst_pad_pause_task(self->textpad);
+      return;
+    }
+    first = !p.text_started;
+    p.text_started = true;
+  }
+  if (first) {
+    gchar *id = gst_pad_create_stream_id(self->textpad, GST_ELEMENT(self), "text");
+    gst_pad_push_event(self->textpad, gst_event_new_stream_start(id));
+    g_free(id);
+    GstCaps *caps = gst_caps_new_empty_simple("application/x-meshflow-event");
+    gst_pad_push_event(self->textpad, gst_event_new_caps(caps));
+    gst_caps_unref(caps);
+    GstSegment seg;
+    gst_segment_init(&seg, GST_FORMAT_TIME);
+    gst_pad_push_event(self->textpad, gst_event_new_segment(&seg));
+    gst_pad_push_event(self->textpad, gst_event_new_gap(0, GST_CLOCK_TIME_NONE));
+  }
+  std::deque<std::string> texts;
+  bool eos;
+  {
+    std::unique_lock<std::mutex> lk(p.mu);
+    p.text_cv.wait(lk, [&] { return !p.text_out.empty() || p.text_eos || p.text_shutting; });
+    if (p.text_shutting) return;  // the next iteration pauses the task
+    texts.swap(p.text_out);
+    eos = p.text_eos;
+  }
+  GstClockTime now = running_now(self);
+  for (auto &t : texts) {
+    GstBuffer *tb = gst_buffer_new_memdup(t.data(), t.size());
+    GST_BUFFER_PTS(tb) = now;
+    gst_pad_push(self->textpad, tb);  // unlinked or flushing text pads are fine
+  }
+  if (eos) {
+    gst_pad_push_event(self->textpad, gst_event_new_eos());
+    std::lock_guard<std::mutex> lk(p.mu);
+    p.text_eos = false;
+    gst_pad_pause_task(self->textpad);
+  }
+}
+
+static gboolean text_activate_mode(GstPad *pad, GstObject *parent, GstPadMode mode,
+                                   gboolean active) {
+  auto *self = GST_MF_LLM_BRIDGE(parent);
+  Priv &p = *self->priv;
+  if (mode != GST_PAD_MODE_PUSH) return FALSE;
+  if (active) {
+    {
+      std::lock_guard<std::mutex> lk(p.mu);
+      p.text_shutting = false;
+      p.text_started = false;
+      p.text_eos = false;
+    }
+    return gst_pad_start_task(pad, text_loop, self, nullptr);
+  }
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    p.text_shutting = true;
+    p.text_cv.notify_all();
+  }
+  return gst_pad_stop_task(pad);
 }
 
 static void src_loop(gpointer data) {
@@ -491,7 +584,7 @@ static void src_loop(gpointer data) {
   GstClockID id;
   {
     std::lock_guard<std::mutex> lk(p.mu);
-    if (!GST_CLOCK_TIME_IS_VALID(p.next_pts) || now > p.next_pts + 10 * kTick) {
+    if (!GST_CLOCK_TIME_IS_VALID(p.next_pts) || now > p.next_pts + 200 * GST_MSECOND) {
       if (GST_CLOCK_TIME_IS_VALID(p.next_pts)) p.discont = true;
       p.next_pts = now;
     }
@@ -508,8 +601,10 @@ static void src_loop(gpointer data) {
   gst_clock_id_unref(id);
   if (cret == GST_CLOCK_UNSCHEDULED) return;  // flush, pause or shutdown: loop again
 
-  GstBuffer *buf = gst_buffer_new_allocate(nullptr, kTickSamples * 2, nullptr);
-  std::deque<std::string> texts;
+  const GstClockTime tick = p.tick;
+  const size_t tick_samples = p.tick_samples;
+  GstBuffer *buf = gst_buffer_new_allocate(nullptr, tick_samples * 2, nullptr);
+  bool finish = false;
   bool mock_replied = false;
   unsigned reply_no = 0;
   GstClockTime first_audio_at = GST_CLOCK_TIME_NONE, end_at = GST_CLOCK_TIME_NONE;
@@ -517,7 +612,7 @@ static void src_loop(gpointer data) {
     std::lock_guard<std::mutex> lk(p.mu);
     GstClockTime pts = p.next_pts;
     size_t lead = 0;
-    if (GST_CLOCK_TIME_IS_VALID(p.reply_at) && p.reply_at < pts + kTick) {
+    if (GST_CLOCK_TIME_IS_VALID(p.reply_at) && p.reply_at < pts + tick) {
       // Mock: the reply starts exactly at reply_at (inside this buffer or at its start).
       if (p.reply_at > pts) lead = size_t(gst_util_uint64_scale(p.reply_at - pts, kOutRate, GST_SECOND));
       reply_no = ++p.turn;
@@ -529,7 +624,7 @@ static void src_loop(gpointer data) {
     GstMapInfo map;
     gst_buffer_map(buf, &map, GST_MAP_WRITE);
     OutQueue::Pulled r =
-        p.queue->pull(reinterpret_cast<int16_t *>(map.data), kTickSamples, lead);
+        p.queue->pull(reinterpret_cast<int16_t *>(map.data), tick_samples, lead);
     gst_buffer_unmap(buf, &map);
     if (r.audio > 0) {
       p.last_pts = pts;
@@ -546,12 +641,18 @@ static void src_loop(gpointer data) {
       p.last_n = 0;
     }
     GST_BUFFER_PTS(buf) = pts;
-    GST_BUFFER_DURATION(buf) = kTick;
+    GST_BUFFER_DURATION(buf) = tick;
     if (p.discont) {
       GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DISCONT);
       p.discont = false;
     }
-    p.next_pts = pts + kTick;
+    p.next_pts = pts + tick;
+    // After EOS on sink: this is the last buffer once nothing is queued or scheduled.
+    if (p.eos_pending && p.queue->queued() == 0 && !GST_CLOCK_TIME_IS_VALID(p.reply_at)) {
+      finish = true;
+      p.eos_pending = false;
+      p.eos_sent = true;
+    }
     if (GST_CLOCK_TIME_IS_VALID(first_audio_at) && GST_CLOCK_TIME_IS_VALID(end_at)) {
       double ms = first_audio_at > end_at ? double(first_audio_at - end_at) / 1e6 : 0.0;
       p.stats.first_audio_ms_last = ms;
@@ -564,16 +665,18 @@ static void src_loop(gpointer data) {
     emit_transcript(self, "Mock reply " + std::to_string(reply_no) + ".", "assistant", true,
                     1.0);
   }
-  {
-    std::lock_guard<std::mutex> lk(p.mu);
-    texts.swap(p.text_out);
-  }
-  for (auto &t : texts) {
-    GstBuffer *tb = gst_buffer_new_memdup(t.data(), t.size());
-    GST_BUFFER_PTS(tb) = GST_BUFFER_PTS(buf);
-    gst_pad_push(self->textpad, tb);  // unlinked or flushing text pads are fine
-  }
   GstFlowReturn ret = gst_pad_push(self->srcpad, buf);
+  if (finish) {
+    GST_INFO_OBJECT(self, "input ended and the queued reply has played: EOS");
+    {
+      std::lock_guard<std::mutex> lk(p.mu);
+      p.text_eos = true;  // the text task pushes what is left, then EOS
+      p.text_cv.notify_all();
+    }
+    gst_pad_push_event(self->srcpad, gst_event_new_eos());
+    gst_pad_pause_task(self->srcpad);
+    return;
+  }
   if (ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_NOT_LINKED) return;
   if (ret == GST_FLOW_EOS) return;
   GST_ELEMENT_FLOW_ERROR(self, ret);
@@ -593,6 +696,8 @@ static gboolean src_activate_mode(GstPad *pad, GstObject *parent, GstPadMode mod
       p.flush_pending = false;
       p.next_pts = GST_CLOCK_TIME_NONE;
       p.discont = true;
+      p.eos_pending = false;
+      p.eos_sent = false;
     }
     return gst_pad_start_task(pad, src_loop, self, nullptr);
   }
@@ -611,9 +716,11 @@ static gboolean src_activate_mode(GstPad *pad, GstObject *parent, GstPadMode mod
 // on the other side).
 static gboolean src_query(GstPad *pad, GstObject *parent, GstQuery *query) {
   switch (GST_QUERY_TYPE(query)) {
-    case GST_QUERY_LATENCY:
-      gst_query_set_latency(query, TRUE, kTick, kTick);
+    case GST_QUERY_LATENCY: {
+      GstClockTime tick = GST_MF_LLM_BRIDGE(parent)->priv->tick;
+      gst_query_set_latency(query, TRUE, tick, tick);
       return TRUE;
+    }
     case GST_QUERY_CAPS:
     case GST_QUERY_ACCEPT_CAPS:
       return gst_pad_query_default(pad, parent, query);
@@ -657,7 +764,35 @@ static gboolean sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
     return TRUE;
   }
   (void)pad;
-  // The output is an independent live stream: upstream segments, flushes and EOS stay here.
+  switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_SEGMENT: {
+      // Kept to map input buffers to running time (the speech-end timeline); not forwarded.
+      const GstSegment *seg;
+      gst_event_parse_segment(event, &seg);
+      if (seg->format == GST_FORMAT_TIME) gst_segment_copy_into(seg, &p.in_seg);
+      else gst_segment_init(&p.in_seg, GST_FORMAT_TIME);
+      break;
+    }
+    case GST_EVENT_EOS: {
+      // The output ends too: the src task plays out the assistant audio already queued (and a
+      // mock reply already scheduled), then pushes EOS on src and text and stops. A reply the
+      // service has not sent yet is not waited for.
+      std::lock_guard<std::mutex> lk(p.mu);
+      if (!p.eos_sent) p.eos_pending = true;
+      GST_INFO_OBJECT(self, "EOS on sink: ending the output after %zu queued samples",
+                      p.queue->queued());
+      break;
+    }
+    case GST_EVENT_FLUSH_STOP: {
+      std::lock_guard<std::mutex> lk(p.mu);
+      p.eos_pending = false;  // a new input stream (an EOS already sent on src stays sent)
+      gst_segment_init(&p.in_seg, GST_FORMAT_TIME);
+      break;
+    }
+    default:
+      break;
+  }
+  // The output is an independent live stream: upstream segments and flushes stay here.
   gst_event_unref(event);
   return TRUE;
 }
@@ -714,7 +849,13 @@ static GstFlowReturn sink_chain(GstPad *, GstObject *parent, GstBuffer *buf) {
     std::vector<int16_t> out;
     out.reserve(n * 2);
     p.rs.process(s, n, &out);
-    if (!p.net->send_audio(std::move(out))) {
+    // Where this audio sits on our timeline: the buffer's running time, or its arrival.
+    GstClockTime rt = GST_CLOCK_TIME_NONE;
+    if (GST_BUFFER_PTS_IS_VALID(buf))
+      rt = gst_segment_to_running_time(&p.in_seg, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+    if (!GST_CLOCK_TIME_IS_VALID(rt)) rt = running_now(self);
+    if (!p.net->send_audio(std::move(out),
+                           GST_CLOCK_TIME_IS_VALID(rt) ? uint64_t(rt) : UINT64_MAX)) {
       std::lock_guard<std::mutex> lk(p.mu);
       p.stats.input_dropped_ms += guint64(n) * 1000 / guint64(p.in_rate);
     }
@@ -732,6 +873,8 @@ static bool start_session(GstMfLlmBridge *self) {
     std::lock_guard<std::mutex> lk(p.settings_mu);
     p.run = p.settings;
   }
+  p.tick = GstClockTime(p.run.period_ms) * GST_MSECOND;
+  p.tick_samples = size_t(kOutRate) * p.run.period_ms / 1000;
   {
     std::lock_guard<std::mutex> lk(p.mu);
     p.queue->clear();
@@ -851,6 +994,7 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     case PROP_MOCK_SILENCE_MS: s.mock_silence_ms = g_value_get_uint(value); break;
     case PROP_MOCK_VAD_THRESHOLD: s.mock_vad_threshold = g_value_get_int(value); break;
     case PROP_FLUSH_ON_BARGE_IN: s.flush_on_barge_in = g_value_get_boolean(value); break;
+    case PROP_OUTPUT_PERIOD_MS: s.period_ms = g_value_get_uint(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
 }
@@ -907,6 +1051,7 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
     case PROP_MOCK_SILENCE_MS: g_value_set_uint(value, s.mock_silence_ms); break;
     case PROP_MOCK_VAD_THRESHOLD: g_value_set_int(value, s.mock_vad_threshold); break;
     case PROP_FLUSH_ON_BARGE_IN: g_value_set_boolean(value, s.flush_on_barge_in); break;
+    case PROP_OUTPUT_PERIOD_MS: g_value_set_uint(value, s.period_ms); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
 }
@@ -1010,6 +1155,12 @@ static void gst_mf_llm_bridge_class_init(GstMfLlmBridgeClass *klass) {
                            "dropped and the next buffer is DISCONT",
                            TRUE, flags));
   g_object_class_install_property(
+      oc, PROP_OUTPUT_PERIOD_MS,
+      g_param_spec_uint("output-period-ms", "Output period (ms)",
+                        "Duration of each src buffer (and the reported latency); assistant audio "
+                        "that arrives during silence starts at the next period boundary",
+                        5, 40, kDefaultPeriodMs, flags));
+  g_object_class_install_property(
       oc, PROP_STATS,
       g_param_spec_boxed("stats", "Statistics",
                          "reconnects, errors by kind, first_audio_ms last/p50, "
@@ -1040,6 +1191,7 @@ static void gst_mf_llm_bridge_init(GstMfLlmBridge *self) {
   gst_pad_use_fixed_caps(self->srcpad);
   gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
   self->textpad = gst_pad_new_from_static_template(&text_template, "text");
+  gst_pad_set_activatemode_function(self->textpad, text_activate_mode);
   gst_pad_set_query_function(self->textpad, src_query);
   gst_pad_use_fixed_caps(self->textpad);
   gst_element_add_pad(GST_ELEMENT(self), self->textpad);

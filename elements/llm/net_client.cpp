@@ -53,6 +53,35 @@ struct NetClient::Impl {
   gint64 session_start_us = 0;
   std::deque<HistoryItem> history;
   std::string gemini_out_text;
+  // Input timeline of this session: where each sent chunk started (samples appended in this
+  // session at the provider rate) and the running time of its first sample in the sink stream.
+  struct InputMark {
+    uint64_t offset;
+    uint64_t running_time;
+  };
+  std::deque<InputMark> input_marks;  // bounded (kMaxInputMarks)
+  uint64_t input_samples = 0;
+  static constexpr size_t kMaxInputMarks = 3000;  // ~60 s of 20 ms chunks
+
+  void note_input(size_t n, uint64_t running_time) {
+    if (running_time != UINT64_MAX) {
+      input_marks.push_back({input_samples, running_time});
+      while (input_marks.size() > kMaxInputMarks) input_marks.pop_front();
+    }
+    input_samples += n;
+  }
+
+  // audio_end_ms of this session -> running time of that input sample, UINT64_MAX if unknown.
+  uint64_t input_time_of(int64_t ms) const {
+    if (ms < 0 || input_marks.empty()) return UINT64_MAX;
+    int rate = provider_input_rate(s.provider);
+    uint64_t off = uint64_t(ms) * uint64_t(rate) / 1000;
+    if (off < input_marks.front().offset) return UINT64_MAX;  // older than what we remember
+    auto it = std::upper_bound(input_marks.begin(), input_marks.end(), off,
+                               [](uint64_t v, const InputMark &m) { return v < m.offset; });
+    const InputMark &m = *(it - 1);
+    return m.running_time + (off - m.offset) * 1000000000ull / uint64_t(rate);
+  }
 
   // ---- helpers on the network thread ----
   void send(const std::string &text) {
@@ -290,8 +319,11 @@ struct NetClient::Impl {
     im->last_event_us = im->session_start_us;
     im->awaiting_ready = true;
     im->response_due = false;
+    im->input_marks.clear();
+    im->input_samples = 0;
+    // Audio may be sent from now on (the server counts it from here); the element reports
+    // `connected` only when the session is acknowledged (SessionReady below).
     im->self->connected_ = true;
-    if (im->cb.on_connected) im->cb.on_connected(true);
     im->send_setup();
   }
 
@@ -336,8 +368,14 @@ struct NetClient::Impl {
   // Internal bookkeeping, then the element. False when the connection was dropped.
   bool handle(ServerEvent &ev) {
     switch (ev.kind) {
-      case EventKind::SessionReady: awaiting_ready = false; break;
+      case EventKind::SessionReady:
+        if (awaiting_ready && cb.on_connected) cb.on_connected(true);
+        awaiting_ready = false;
+        break;
       case EventKind::SpeechStopped:
+        ev.input_time = input_time_of(ev.audio_ms);
+        response_due = true;
+        break;
       case EventKind::ResponseCreated: response_due = true; break;
       case EventKind::AudioDelta: response_due = s.provider == Provider::Gemini ? true : response_due; break;
       case EventKind::ResponseDone:
@@ -495,12 +533,14 @@ void NetClient::start() {
   if (!impl_->thread) impl_->thread = g_thread_new("mf-llm-net", Impl::thread_main, impl_.get());
 }
 
-bool NetClient::send_audio(std::vector<int16_t> samples) {
+bool NetClient::send_audio(std::vector<int16_t> samples, uint64_t running_time) {
   if (!connected_.load() || impl_->backlog.load() > kMaxBacklog) return false;
   impl_->backlog++;
   Impl *im = impl_.get();
-  im->invoke([im, v = std::move(samples)] {
+  im->invoke([im, v = std::move(samples), running_time] {
     im->backlog--;
+    if (!im->conn) return;  // dropped meanwhile: not part of any session's input
+    im->note_input(v.size(), running_time);
     if (im->s.provider == Provider::OpenAI)
       im->send(openai_audio_append(v.data(), v.size()));
     else

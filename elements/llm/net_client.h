@@ -47,6 +47,8 @@ class NetClient {
     std::function<void(ServerEvent &ev)> on_event;
     /// kind: auth | rate_limit | server | network | watchdog | protocol
     std::function<void(const char *kind, const std::string &message)> on_error;
+    /// true when the session is acknowledged (session.created/updated, setupComplete), false
+    /// when the connection is lost.
     std::function<void(bool connected)> on_connected;
     std::function<void()> on_reconnect;  // a reconnect attempt after a failure or a drop
     std::function<void()> on_rollover;   // a planned new session
@@ -62,9 +64,11 @@ class NetClient {
   /// Closes the connection and joins the thread; idempotent. Callbacks have all returned when
   /// it returns.
   void stop();
-  /// Any thread. User audio at the provider's input rate. False (dropped) when not connected
-  /// or the send backlog is over one second.
-  bool send_audio(std::vector<int16_t> samples);
+  /// Any thread. User audio at the provider's input rate; `running_time` (ns) is when its first
+  /// sample was in the sink stream (UINT64_MAX = unknown), used to map the server's
+  /// speech_stopped audio_end_ms back to our timeline (ServerEvent::input_time). False (dropped)
+  /// when not connected or the send backlog is over one second.
+  bool send_audio(std::vector<int16_t> samples, uint64_t running_time = UINT64_MAX);
   /// Any thread (runs at once on the network thread). OpenAI: response.cancel + item truncate.
   void cancel_and_truncate(const std::string &item_id, int64_t audio_end_ms);
   bool connected() const { return connected_.load(); }

@@ -270,6 +270,16 @@ std::string openai_history_item(const HistoryItem &item) {
   return to_string(b);
 }
 
+// A non-negative integer member (ms), -1 when absent or not a number.
+static int64_t obj_ms(JsonObject *o, const char *name) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n)) return -1;
+  GType t = json_node_get_value_type(n);
+  if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE) return -1;
+  int64_t v = t == G_TYPE_INT64 ? json_node_get_int(n) : int64_t(json_node_get_double(n));
+  return v < 0 ? -1 : v;
+}
+
 bool openai_parse(const char *data, size_t len, ServerEvent *ev, std::string *error) {
   JsonObject *o = nullptr;
   JsonParser *p = parse_object(data, len, &o, error);
@@ -289,8 +299,10 @@ bool openai_parse(const char *data, size_t len, ServerEvent *ev, std::string *er
     ev->kind = EventKind::SessionReady;
   } else if (t == "input_audio_buffer.speech_started") {
     ev->kind = EventKind::SpeechStarted;
+    ev->audio_ms = obj_ms(o, "audio_start_ms");
   } else if (t == "input_audio_buffer.speech_stopped") {
     ev->kind = EventKind::SpeechStopped;
+    ev->audio_ms = obj_ms(o, "audio_end_ms");
   } else if (t == "response.created") {
     ev->kind = EventKind::ResponseCreated;
     if (JsonObject *r = obj_obj(o, "response")) ev->response_id = s_or(obj_str(r, "id"));

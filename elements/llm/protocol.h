@@ -53,6 +53,12 @@ struct ServerEvent {
   std::string text;
   std::string error_code;   // openai error.code / error.type
   std::string error_message;
+  /// openai speech_started/speech_stopped: audio_start_ms / audio_end_ms (ms of input audio
+  /// appended in this session), -1 when absent.
+  int64_t audio_ms = -1;
+  /// speech_stopped: audio_ms mapped to the running time (ns) at which that input sample was in
+  /// the bridge's sink stream (set by the network client), UINT64_MAX when unknown.
+  uint64_t input_time = UINT64_MAX;
 };
 
 // ---- helpers -------------------------------------------------------------------------------

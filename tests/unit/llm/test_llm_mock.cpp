@@ -1,5 +1,5 @@
 // mfllmbridge provider=mock through GstHarness with a GstTestClock: the output is a paced live
-// stream (20 ms buffers, PTS = running time, silence when idle), the reply starts exactly
+// stream (20 ms buffers here, 10 ms by default, PTS = running time, silence when idle), the reply starts exactly
 // mock-delay-ms after the end of speech (first_audio_ms), transcripts on the text pad and the
 // bus, and barge-in: FLUSH_START in the same clock tick as the speech start, then FLUSH_STOP,
 // SEGMENT and a DISCONT silent buffer, and the truncate point = the reply samples played.
@@ -20,11 +20,13 @@ struct Bridge {
   GstHarness *text = nullptr;  // text -> text
   GstBus *bus = nullptr;
 
-  explicit Bridge(guint delay_ms, guint reply_ms = 1500, bool flush = true) {
+  explicit Bridge(guint delay_ms, guint reply_ms = 1500, bool flush = true, guint period_ms = 20) {
     // Properties first: the harness starts the element as soon as it wraps it.
     GstElement *e = gst_element_factory_make("mfllmbridge", nullptr);
+    // The tick arithmetic below assumes 20 ms output buffers (the default is 10 ms: see
+    // DefaultOutputPeriodIsTenMs).
     g_object_set(e, "mock-delay-ms", delay_ms, "mock-reply-ms", reply_ms, "mock-silence-ms", 100u,
-                 "flush-on-barge-in", gboolean(flush), nullptr);
+                 "flush-on-barge-in", gboolean(flush), "output-period-ms", period_ms, nullptr);
     h = gst_harness_new_with_element(e, "sink", "src");
     gst_object_unref(e);
     text = gst_harness_new_with_element(h->element, nullptr, "text");
@@ -160,7 +162,10 @@ TEST(LlmMock, TranscriptsOnTextPadAndBus) {
   auto out = run(br, 20, [](int k) { return k < 5; });
   unref_all(out);
   std::vector<std::string> speakers;
-  while (GstBuffer *b = gst_harness_try_pull(br.text)) {
+  // The text pad has its own thread: wait for the two events (user, assistant).
+  for (int i = 0; i < 2; i++) {
+    GstBuffer *b = gst_harness_pull(br.text);
+    ASSERT_TRUE(b);
     GstMapInfo m;
     gst_buffer_map(b, &m, GST_MAP_READ);
     JsonParser *p = json_parser_new();
@@ -361,4 +366,107 @@ TEST(LlmMock, BargeInThroughQueueAndSyncedSink) {
   gst_object_unref(in);
   gst_object_unref(b);
   gst_object_unref(p);
+}
+
+namespace {
+// After pulling an output buffer: true when the src pad then got EOS, false when the src task
+// scheduled its next clock wait instead (it does one or the other after every buffer).
+bool eos_or_next_wait(Bridge &br) {
+  GstTestClock *c = gst_harness_get_testclock(br.h);
+  bool eos = false;
+  for (;;) {
+    GstEvent *e = gst_harness_try_pull_event(br.h);
+    if (e) {
+      eos = GST_EVENT_TYPE(e) == GST_EVENT_EOS;
+      gst_event_unref(e);
+      if (eos) break;
+      continue;
+    }
+    if (gst_test_clock_peek_id_count(c) > 0) break;
+    g_usleep(500);
+  }
+  gst_object_unref(c);
+  return eos;
+}
+}  // namespace
+
+// EOS on sink ends the output: the assistant audio already queued plays out in full, then src
+// and text get EOS (so gst-launch-1.0 ... ! mfllmbridge ! fakesink terminates).
+TEST(LlmMock, EosOnSinkEndsTheOutputAfterTheQueuedReply) {
+  Bridge br(0, 200);  // reply: 200 ms = 4800 samples, starting as the speech end is detected
+  auto nonzero = [](GstBuffer *b) {
+    GstMapInfo m;
+    gst_buffer_map(b, &m, GST_MAP_READ);
+    size_t n = 0;
+    for (size_t i = 0; i < m.size / 2; i++) n += reinterpret_cast<const int16_t *>(m.data)[i] != 0;
+    gst_buffer_unmap(b, &m);
+    return n;
+  };
+  // Speech in inputs 0..4, its end detected at input 9 (180 ms): the reply starts at 200 ms.
+  auto out = run(br, 11, [](int k) { return k < 5; });
+  size_t audio = 0;
+  for (auto *b : out) audio += nonzero(b);
+  unref_all(out);
+  EXPECT_GT(audio, 0u);  // the reply has started
+  br.drain_events();
+  ASSERT_TRUE(gst_harness_push_event(br.h, gst_event_new_eos()));
+  int buffers = 0;
+  bool eos = false;
+  while (!eos && buffers < 100) {
+    GstBuffer *b = br.tick();
+    buffers++;
+    audio += nonzero(b);
+    gst_buffer_unref(b);
+    eos = eos_or_next_wait(br);
+  }
+  ASSERT_TRUE(eos);
+  // All of the reply played (a few tone samples are exactly 0), then EOS at once: the reply
+  // fills the buffers at 200..380 ms; the one at 200 ms came before the EOS, 220..380 after.
+  EXPECT_GT(audio, 4700u);
+  EXPECT_EQ(buffers, 9);
+  // The text pad ends too, after the transcripts.
+  bool text_eos = false;
+  while (GstEvent *e = gst_harness_pull_event(br.text)) {
+    text_eos = GST_EVENT_TYPE(e) == GST_EVENT_EOS;
+    gst_event_unref(e);
+    if (text_eos) break;
+  }
+  EXPECT_TRUE(text_eos);
+}
+
+// With nothing queued, EOS on sink ends the output after the current buffer.
+TEST(LlmMock, EosOnSinkWithNothingQueuedEndsAtTheNextBuffer) {
+  Bridge br(300);
+  auto out = run(br, 3, [](int) { return false; });
+  unref_all(out);
+  br.drain_events();
+  ASSERT_TRUE(gst_harness_push_event(br.h, gst_event_new_eos()));
+  GstBuffer *b = br.tick();
+  EXPECT_TRUE(all_zero(b));
+  gst_buffer_unref(b);
+  EXPECT_TRUE(eos_or_next_wait(br));
+}
+
+// The default output period is 10 ms (a reply waits at most 10 ms for the next buffer): 240
+// samples per buffer, PTS 10 ms apart, latency 10 ms.
+TEST(LlmMock, DefaultOutputPeriodIsTenMs) {
+  GstElement *e = gst_element_factory_make("mfllmbridge", nullptr);
+  guint period = 0;
+  g_object_get(e, "output-period-ms", &period, nullptr);
+  EXPECT_EQ(period, 10u);
+  gst_object_unref(e);
+  Bridge br(300, 1500, true, 10);
+  GstQuery *q = gst_query_new_latency();
+  ASSERT_TRUE(gst_pad_peer_query(br.h->sinkpad, q));
+  GstClockTime min;
+  gst_query_parse_latency(q, nullptr, &min, nullptr);
+  gst_query_unref(q);
+  EXPECT_EQ(min, 10 * GST_MSECOND);
+  for (int k = 0; k < 4; k++) {
+    GstBuffer *b = br.tick();
+    EXPECT_EQ(GST_BUFFER_PTS(b), GstClockTime(k) * 10 * GST_MSECOND);
+    EXPECT_EQ(GST_BUFFER_DURATION(b), 10 * GST_MSECOND);
+    EXPECT_EQ(gst_buffer_get_size(b), 240u * 2);
+    gst_buffer_unref(b);
+  }
 }

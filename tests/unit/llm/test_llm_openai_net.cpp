@@ -191,10 +191,10 @@ TEST(LlmOpenAiNet, MeasuresFirstAudioAndInterruption) {
     std::string item = "item_" + std::to_string(i), resp = "resp_" + std::to_string(i);
     srv.send(R"({"type":"input_audio_buffer.speech_stopped"})");
     srv.send(R"({"type":"response.created","response":{"id":")" + resp + "\"}}");
-    srv.send(audio_delta(item.c_str(), resp.c_str(), 4800));
+    srv.send(audio_delta(item.c_str(), resp.c_str(), 24000));  // 1 s: still playing below
     ASSERT_TRUE(spin_until([&] { return stat_u64(b, "responses") >= guint64(i + 1); }));
     first.push_back(get("first_audio_ms_last"));
-    ASSERT_TRUE(spin_until([&] { return stat_u64(b, "queued_ms") <= 150; }));
+    ASSERT_TRUE(spin_until([&] { return stat_u64(b, "queued_ms") <= 950; }));
     srv.send(R"({"type":"input_audio_buffer.speech_started"})");
     ASSERT_TRUE(spin_until([&] { return stat_u64(b, "cancelled") >= guint64(i + 1); }));
     intr.push_back(get("interruption_ms_last"));
@@ -212,6 +212,74 @@ TEST(LlmOpenAiNet, MeasuresFirstAudioAndInterruption) {
   for (double v : first) EXPECT_GE(v, 0.0);
   for (double v : intr) EXPECT_GE(v, 0.0);
   gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(b);
+  gst_object_unref(p);
+  g_unsetenv(kVar);
+}
+
+// first_audio is measured from the speech end the server reports (speech_stopped's audio_end_ms,
+// mapped to the running time of that input sample), not from the event's arrival: the server
+// says speech ended 200 ms into the session's input after more than 1 s of input was sent, so
+// the measured first audio is at least 800 ms (it would be ~one output period from the arrival).
+TEST(LlmOpenAiNet, FirstAudioCountsFromTheServersAudioEndMs) {
+  g_setenv(kVar, "sk-net-test", TRUE);
+  Server srv;
+  srv.on_open = [](SoupWebsocketConnection *c, int) {
+    soup_websocket_connection_send_text(c, R"({"type":"session.created","session":{}})");
+  };
+  GstElement *b = nullptr;
+  GstElement *p = pipeline_with(std::string("provider=openai_realtime api-key-env=") + kVar +
+                                    " url=" + srv.url("/v1/realtime"),
+                                &b, 24000);
+  ASSERT_TRUE(p);
+  ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  auto appends = [&] {
+    int n = 0;
+    for (auto &r : srv.received) n += r.second.find("input_audio_buffer.append") != std::string::npos;
+    return n;
+  };
+  ASSERT_TRUE(spin_until([&] { return appends() >= 55; }));  // 20 ms each: > 1 s of input
+  srv.send(R"({"type":"input_audio_buffer.speech_stopped","audio_end_ms":200,"item_id":"u1"})");
+  srv.send(R"({"type":"response.created","response":{"id":"resp_1"}})");
+  srv.send(audio_delta("item_1", "resp_1", 2400));
+  ASSERT_TRUE(spin_until([&] { return stat_u64(b, "responses") >= 1; }));
+  GstStructure *st = nullptr;
+  g_object_get(b, "stats", &st, nullptr);
+  double first = -1;
+  gst_structure_get_double(st, "first_audio_ms_last", &first);
+  gst_structure_free(st);
+  EXPECT_GE(first, 800.0);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(b);
+  gst_object_unref(p);
+  g_unsetenv(kVar);
+}
+
+// stats.connected is TRUE only once the session is acknowledged (session.created), not at the
+// WebSocket upgrade: the server has received our session.update but not answered yet.
+TEST(LlmOpenAiNet, ConnectedOnlyAfterTheSessionAck) {
+  g_setenv(kVar, "sk-net-test", TRUE);
+  Server srv;  // on_open says nothing
+  GstElement *b = nullptr;
+  GstElement *p = pipeline_with(std::string("provider=openai_realtime api-key-env=") + kVar +
+                                    " url=" + srv.url("/v1/realtime"),
+                                &b, 24000);
+  ASSERT_TRUE(p);
+  ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  auto connected = [&] {
+    GstStructure *st = nullptr;
+    g_object_get(b, "stats", &st, nullptr);
+    gboolean c = TRUE;
+    gst_structure_get_boolean(st, "connected", &c);
+    gst_structure_free(st);
+    return bool(c);
+  };
+  ASSERT_TRUE(spin_until([&] { return srv.got("session.update"); }));
+  EXPECT_FALSE(connected());
+  srv.send(R"({"type":"session.created","session":{}})");
+  EXPECT_TRUE(spin_until(connected));
+  gst_element_set_state(p, GST_STATE_NULL);
+  EXPECT_FALSE(connected());
   gst_object_unref(b);
   gst_object_unref(p);
   g_unsetenv(kVar);
