@@ -66,11 +66,10 @@ TEST(WebSocketElements, TranscriptsFromATextPadReachThePeer) {
   ASSERT_TRUE(pipe) << (err ? err->message : "");
   ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/ws?room=tx";
-  const char *argv[] = {node().c_str(),
-                        (env_path("MESHFLOW_SOURCE_ROOT") + "/tests/integration/websocket/ws_client.mjs").c_str(),
-                        "listen", "--url", url.c_str(), "--ms", "1500", nullptr};
-  std::string script = env_path("MESHFLOW_SOURCE_ROOT") + "/tests/integration/websocket/ws_client.mjs";
-  argv[1] = script.c_str();
+  // Every string the argv points into lives until the subprocess is made.
+  const std::string node_bin = node();
+  const std::string script = env_path("MESHFLOW_SOURCE_ROOT") + "/tests/integration/websocket/ws_client.mjs";
+  const char *argv[] = {node_bin.c_str(), script.c_str(), "listen", "--url", url.c_str(), "--ms", "1500", nullptr};
   GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err);
   ASSERT_TRUE(p);
   size_t before = mf::transport::WsEndpoint::global().connection_count();
