@@ -14,6 +14,9 @@
 //                            first (GstAggregator pushes its stream-start/caps/segment then), then
 //                            every src_N after copying those sticky events (with its own
 //                            stream-id) and the stream tags of its sink_N.
+// Active speaker: aggregate_one_buffer also adds each input's sum of squares; every 20 ms of
+// output, finish_buffer turns them into RMS levels for the detector (speaker_detect.h) and calls
+// the bin's callback on a change, after the block's pushes.
 // Extra pads have no task: EOS and flushes that GstAggregator pushes on src are mirrored onto
 // every src_N by a pad probe; their queries (latency, position...) are answered by src.
 // Cost per block of F frames x C channels and N inputs: N*F*C adds, N*F*C copies, (N+1)*F*C
@@ -28,6 +31,7 @@
 
 #include "meshflow/sdk/ptr.h"
 #include "mix_math.h"
+#include "speaker_detect.h"
 
 GST_DEBUG_CATEGORY_STATIC(mf_audio_mix_debug);
 #define GST_CAT_DEFAULT mf_audio_mix_debug
@@ -87,6 +91,8 @@ struct MfAudioMixPadPrivate {
   // output format. If own_block is not the current block, the input was silent in it.
   std::vector<uint8_t> own;
   guint64 own_block = 0;
+  // Sum of squares (full scale 1.0) of this input's samples in the current speaker window.
+  double energy = 0;
 
   // Guarded by GST_OBJECT_LOCK(pad):
   GstPad *output = nullptr;        // owned ref: the paired src_N (mix_minus mode), or NULL
@@ -139,6 +145,12 @@ struct MfAudioMixPrivate {
   std::vector<int32_t> total_s16;  // S16 accumulator
   std::vector<double> total_f32;   // F32 accumulator
   bool failed = false;            // an allocation failed for this block: error out in finish
+  guint64 window_frames = 0;      // frames mixed in the current speaker window
+  mf::mixer::SpeakerDetector speaker;
+
+  // Guarded by GST_OBJECT_LOCK(self): the active-speaker callback.
+  MfAudioMixSpeakerFunc speaker_func = nullptr;
+  gpointer speaker_data = nullptr;
 };
 
 struct _MfAudioMix {
@@ -387,6 +399,18 @@ static gboolean mf_audio_mix_aggregate_one_buffer(GstAudioAggregator *aagg,
     mf::mixer::accumulate_s16(p->total_s16.data() + start, reinterpret_cast<const int16_t *>(src), n);
   else
     mf::mixer::accumulate_f32(p->total_f32.data() + start, reinterpret_cast<const float *>(src), n);
+  {  // this input's level, for the active speaker
+    double sq = 0;
+    if (s16) {
+      const auto *v = reinterpret_cast<const int16_t *>(src);
+      for (size_t i = 0; i < n; ++i) sq += double(v[i]) * double(v[i]);
+      sq /= 32768.0 * 32768.0;
+    } else {
+      const auto *v = reinterpret_cast<const float *>(src);
+      for (size_t i = 0; i < n; ++i) sq += double(v[i]) * double(v[i]);
+    }
+    MF_AUDIO_MIX_PAD(aaggpad)->priv->energy += sq;
+  }
 
   if (get_mode(self) == MF_MIXER_MODE_MIX_MINUS) {
     MfAudioMixPadPrivate *pp = MF_AUDIO_MIX_PAD(aaggpad)->priv;
@@ -432,6 +456,44 @@ static GstBuffer *make_output_buffer(MfAudioMix *self, MfAudioMixPad *pad, GstBu
   return buf;
 }
 
+// After each block: every 20 ms of output, each input's RMS level goes to the speaker detector
+// (inputs without data in the window count as silence); a change is reported to the callback.
+// Src thread only.
+static void update_speaker(MfAudioMix *self, size_t frames) {
+  MfAudioMixPrivate *p = self->priv;
+  const GstAudioInfo *info = &GST_AUDIO_AGGREGATOR_PAD(src_pad_of(self))->info;
+  const int rate = GST_AUDIO_INFO_RATE(info);
+  if (rate <= 0 || p->channels == 0) return;
+  p->window_frames += frames;
+  if (p->window_frames < guint64(rate) / 50) return;  // 20 ms
+  std::vector<mf::Ptr<GstPad>> pads;
+  GST_OBJECT_LOCK(self);
+  for (GList *l = GST_ELEMENT(self)->sinkpads; l; l = l->next) pads.push_back(mf::ref(GST_PAD(l->data)));
+  MfAudioMixSpeakerFunc func = p->speaker_func;
+  gpointer data = p->speaker_data;
+  GST_OBJECT_UNLOCK(self);
+  std::vector<mf::mixer::SpeakerLevel> levels;
+  levels.reserve(pads.size());
+  const double samples = double(p->window_frames) * p->channels;
+  for (auto &pad : pads) {
+    MfAudioMixPadPrivate *pp = MF_AUDIO_MIX_PAD(pad.get())->priv;
+    levels.push_back({GST_PAD_NAME(pad.get()), mf::mixer::rms_db(pp->energy, samples)});
+    pp->energy = 0;
+  }
+  p->window_frames = 0;
+  if (!p->speaker.update(levels)) return;
+  GST_DEBUG_OBJECT(self, "active speaker: '%s' (%.1f dBFS)", p->speaker.active().c_str(),
+                   p->speaker.active_db());
+  if (func) func(self, p->speaker.active().c_str(), p->speaker.active_db(), data);
+}
+
+void mf_audio_mix_set_speaker_func(MfAudioMix *mix, MfAudioMixSpeakerFunc func, gpointer user_data) {
+  GST_OBJECT_LOCK(mix);
+  mix->priv->speaker_func = func;
+  mix->priv->speaker_data = user_data;
+  GST_OBJECT_UNLOCK(mix);
+}
+
 static GstFlowReturn mf_audio_mix_finish_buffer(GstAggregator *agg, GstBuffer *outbuf) {
   MfAudioMix *self = MF_AUDIO_MIX(agg);
   MfAudioMixPrivate *p = self->priv;
@@ -455,7 +517,12 @@ static GstFlowReturn mf_audio_mix_finish_buffer(GstAggregator *agg, GstBuffer *o
     gst_buffer_unmap(outbuf, &map);
   }
 
-  if (get_mode(self) != MF_MIXER_MODE_MIX_MINUS) return parent_finish(agg, outbuf);
+  const size_t frames = p->channels ? samples / p->channels : 0;
+  if (get_mode(self) != MF_MIXER_MODE_MIX_MINUS) {
+    GstFlowReturn ret = parent_finish(agg, outbuf);
+    update_speaker(self, frames);
+    return ret;
+  }
 
   std::vector<OutputJob> jobs;
   try {
@@ -496,6 +563,7 @@ static GstFlowReturn mf_audio_mix_finish_buffer(GstAggregator *agg, GstBuffer *o
       if (ret == GST_FLOW_OK) ret = r;
     }
   }
+  update_speaker(self, frames);
   return ret;
 }
 

@@ -34,6 +34,15 @@ G_DECLARE_FINAL_TYPE(MfAudioMix, mf_audio_mix, MF, AUDIO_MIX, GstAudioAggregator
 G_DECLARE_FINAL_TYPE(MfAudioMixPad, mf_audio_mix_pad, MF, AUDIO_MIX_PAD,
                      GstAudioAggregatorConvertPad)
 
+/// Called on the aggregator's src thread, right after pushing the block that decided it, when the
+/// active speaker changes (speaker_detect.h): `sink_pad` is the name of the talking input
+/// (sink_N), or "" when nobody talks; `level_db` its RMS level over the last 20 ms window.
+typedef void (*MfAudioMixSpeakerFunc)(MfAudioMix *mix, const gchar *sink_pad, gdouble level_db,
+                                      gpointer user_data);
+
+/// Sets the active-speaker callback (before PLAYING; user_data must outlive the element).
+void mf_audio_mix_set_speaker_func(MfAudioMix *mix, MfAudioMixSpeakerFunc func, gpointer user_data);
+
 /// The mix-minus output paired with a sink pad of `mix` (a new reference), or NULL (mode all).
 GstPad *mf_audio_mix_get_output_pad(MfAudioMix *mix, GstPad *sinkpad);
 

@@ -39,7 +39,26 @@
 //                          `queue` (thread, max 200 ms; when full the mixer waits, nothing is
 //                          dropped), so one prerolling or slow consumer does not hold up the
 //                          other peers' mixes. false: src_N is pushed from the mixing thread,
-//                          like tee's pads (add your own queues).
+//                          like tee's pads (add your own queues). Either way an unlinked
+//                          src_N drops its data (not an error), so a peer's output may be
+//                          unlinked before, during or after its input is released.
+//
+//   active-speaker         string, read-only (kind=audio): who is talking now, see below.
+//
+// Active speaker (kind=audio, both modes): every 20 ms each input's RMS level (dBFS) feeds a
+// detector (speaker_detect.h): an input at or above -45 dBFS is talking; from nobody, the
+// loudest talking input becomes active after 40 ms; another input takes over only when it is
+// 6 dB louder than the active one (or the active one is quiet) for 100 ms; after 300 ms below
+// the threshold nobody is active; a released input stops being active at once. The speaker is
+// named by its sink pad's `peer-id` (or the pad name, e.g. "sink_0", if it has none); "" means
+// nobody. On every change, from the mixing thread, right after the block that decided it:
+//   - property `active-speaker` holds the new value;
+//   - element message `meshflow-active-speaker` {peer-id: string, level-db: double} on the bus;
+//   - serialized custom downstream event `meshflow-speaker` {peer-id: string, level-db: double}
+//     on src (in order with the mix's buffers), so an element downstream of src (an LLM
+//     bridge, a transcriber) can tag what follows with the speaker. Read it with
+//     gst_event_get_structure() on a GST_EVENT_CUSTOM_DOWNSTREAM event whose structure name is
+//     "meshflow-speaker". (Not sent on src_N.)
 //
 // Events: stream-start/caps/segment/EOS/flushes on every src_N follow src; errors (missing
 // compositor, out of memory, not-negotiated) are posted on the bus.
@@ -55,6 +74,7 @@
 #include <gst/gst.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "audio_mix.h"
@@ -134,6 +154,9 @@ struct MfMixerPrivate {
   // Only touched from the thread changing state / requesting pads (GStreamer serialises those
   // under the state lock in practice); the always src ghost pad.
   GstPad *srcpad = nullptr;
+  // Guarded by GST_OBJECT_LOCK(self): the active speaker's peer id ("" = nobody), written by the
+  // audio core's src thread.
+  std::string active_speaker;
 };
 
 struct _GstMfMixer {
@@ -153,7 +176,8 @@ enum {
   PROP_BACKGROUND,
   PROP_LATENCY,
   PROP_OUTPUT_BUFFER_DURATION,
-  PROP_DECOUPLE_OUTPUTS
+  PROP_DECOUPLE_OUTPUTS,
+  PROP_ACTIVE_SPEAKER
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -217,6 +241,41 @@ static void relayout(GstMfMixer *self) {
   }
 }
 
+// The audio core's active speaker changed (its src thread, right after the block that decided it
+// was pushed): name it by the input's peer-id (the pad name if it has none), remember it, post
+// the element message and send the serialized event down src.
+static void speaker_changed(MfAudioMix *, const gchar *sink_pad, gdouble level_db, gpointer data) {
+  GstMfMixer *self = GST_MF_MIXER(data);
+  std::string peer;
+  if (sink_pad && *sink_pad) {
+    auto pad = mf::adopt(gst_element_get_static_pad(GST_ELEMENT(self), sink_pad));
+    gchar *id = nullptr;
+    if (pad) g_object_get(pad.get(), "peer-id", &id, nullptr);
+    peer = id && *id ? id : sink_pad;
+    g_free(id);
+  }
+  GST_OBJECT_LOCK(self);
+  self->priv->active_speaker = peer;
+  GstPad *src = self->priv->srcpad ? GST_PAD(gst_object_ref(self->priv->srcpad)) : nullptr;
+  GST_OBJECT_UNLOCK(self);
+  GST_INFO_OBJECT(self, "active speaker: '%s' (%.1f dBFS)", peer.c_str(), level_db);
+  gst_element_post_message(
+      GST_ELEMENT(self),
+      gst_message_new_element(GST_OBJECT(self),
+                              gst_structure_new("meshflow-active-speaker", "peer-id", G_TYPE_STRING,
+                                                peer.c_str(), "level-db", G_TYPE_DOUBLE, level_db,
+                                                nullptr)));
+  if (src) {
+    // Nobody may be listening to src (mix_minus): a refused event is not an error.
+    gst_pad_push_event(src, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
+                                                 gst_structure_new("meshflow-speaker", "peer-id",
+                                                                   G_TYPE_STRING, peer.c_str(),
+                                                                   "level-db", G_TYPE_DOUBLE,
+                                                                   level_db, nullptr)));
+    gst_object_unref(src);
+  }
+}
+
 // Removes the current children and builds those of the configured kind. Only without inputs.
 static void build(GstMfMixer *self) {
   MfMixerPrivate *p = self->priv;
@@ -238,6 +297,7 @@ static void build(GstMfMixer *self) {
     core = mf::sink(GST_ELEMENT(g_object_new(MF_TYPE_AUDIO_MIX, "name", "audio_mix", "mode", s.mode,
                                              "latency", s.latency, "output-buffer-duration",
                                              s.output_buffer_duration, nullptr)));
+    mf_audio_mix_set_speaker_func(MF_AUDIO_MIX(core.get()), speaker_changed, self);
   } else {
     // A missing compositor is reported at NULL->READY (change_state), not here.
     core = mf::sink(gst_element_factory_make("compositor", "compositor"));
@@ -269,6 +329,32 @@ static void build(GstMfMixer *self) {
   p->core = std::move(core);
   p->capsfilter = std::move(filter);
   GST_OBJECT_UNLOCK(self);
+}
+
+// A decoupled output's queue pushes into src_N's internal proxy pad. Once src_N is unlinked (its
+// consumer torn down first, as a session does when a peer leaves), that push returns not-linked;
+// the queue would remember it and turn the next EOS into an ERROR that stops the whole pipeline
+// (`queue_src_N: not-linked`). An unlinked src_N drops its data instead, exactly as the outputs
+// without queues do (audio_mix ignores not-linked there), so teardown order does not matter.
+static GstFlowReturn output_chain(GstPad *pad, GstObject *parent, GstBuffer *buf) {
+  GstFlowReturn r = gst_proxy_pad_chain_default(pad, parent, buf);
+  if (r != GST_FLOW_NOT_LINKED) return r;
+  GST_LOG_OBJECT(pad, "output not linked: buffer dropped");
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn output_chain_list(GstPad *pad, GstObject *parent, GstBufferList *list) {
+  GstFlowReturn r = gst_proxy_pad_chain_list_default(pad, parent, list);
+  if (r != GST_FLOW_NOT_LINKED) return r;
+  GST_LOG_OBJECT(pad, "output not linked: buffer list dropped");
+  return GST_FLOW_OK;
+}
+
+static void drop_when_unlinked(GstPad *ghost) {
+  auto internal = mf::adopt(GST_PAD(gst_proxy_pad_get_internal(GST_PROXY_PAD(ghost))));
+  if (!internal) return;
+  gst_pad_set_chain_function(internal.get(), GST_DEBUG_FUNCPTR(output_chain));
+  gst_pad_set_chain_list_function(internal.get(), GST_DEBUG_FUNCPTR(output_chain_list));
 }
 
 static GstPad *gst_mf_mixer_request_new_pad(GstElement *element, GstPadTemplate *templ,
@@ -313,7 +399,10 @@ static GstPad *gst_mf_mixer_request_new_pad(GstElement *element, GstPadTemplate 
       }
       GstPadTemplate *otempl = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self), "src_%u");
       out_ghost = mf_mixer_pad_new(GST_PAD_NAME(out.get()), otempl, target.get());
-      if (out_ghost) mf_mixer_pad_set_output(MF_MIXER_PAD(ghost), out_ghost);
+      if (out_ghost) {
+        if (target.get() != out.get()) drop_when_unlinked(out_ghost);
+        mf_mixer_pad_set_output(MF_MIXER_PAD(ghost), out_ghost);
+      }
     }
   }
   GST_OBJECT_LOCK(self);
@@ -355,6 +444,27 @@ static void gst_mf_mixer_release_pad(GstElement *element, GstPad *pad) {
   auto core = core_of(self);
   if (core && inner) gst_element_release_request_pad(core.get(), inner.get());
   relayout(self);
+}
+
+// Second line of defence for the same teardown race (see output_chain): an output queue that
+// still stopped on not-linked (its src_N unlinked by a peer's teardown in an order the chain
+// wrapper does not see) posts a flow ERROR at the next EOS. For our own output queues that only
+// means "this peer's output has no consumer any more": logged, not an error for the pipeline.
+static void gst_mf_mixer_handle_message(GstBin *bin, GstMessage *message) {
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR && GST_IS_ELEMENT(GST_MESSAGE_SRC(message)) &&
+      GST_OBJECT_PARENT(GST_MESSAGE_SRC(message)) == GST_OBJECT(bin) &&
+      g_str_has_prefix(GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), "queue_src_")) {
+    const GstStructure *details = nullptr;
+    gst_message_parse_error_details(message, &details);
+    gint flow = GST_FLOW_OK;
+    if (details && gst_structure_get_int(details, "flow-return", &flow) && flow == GST_FLOW_NOT_LINKED) {
+      GST_WARNING_OBJECT(bin, "%s: output not linked any more (peer left): not an error",
+                         GST_OBJECT_NAME(GST_MESSAGE_SRC(message)));
+      gst_message_unref(message);
+      return;
+    }
+  }
+  GST_BIN_CLASS(gst_mf_mixer_parent_class)->handle_message(bin, message);
 }
 
 static GstStateChangeReturn gst_mf_mixer_change_state(GstElement *element, GstStateChange transition) {
@@ -464,6 +574,13 @@ static void gst_mf_mixer_get_property(GObject *object, guint id, GValue *value, 
     case PROP_LATENCY: g_value_set_uint64(value, s.latency); break;
     case PROP_OUTPUT_BUFFER_DURATION: g_value_set_uint64(value, s.output_buffer_duration); break;
     case PROP_DECOUPLE_OUTPUTS: g_value_set_boolean(value, s.decouple_outputs); break;
+    case PROP_ACTIVE_SPEAKER: {
+      GstMfMixer *self = GST_MF_MIXER(object);
+      GST_OBJECT_LOCK(self);
+      g_value_set_string(value, self->priv->active_speaker.c_str());
+      GST_OBJECT_UNLOCK(self);
+      break;
+    }
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -534,6 +651,12 @@ static void gst_mf_mixer_class_init(GstMfMixerClass *klass) {
                            "prerolling or slow consumer does not hold up the other peers' mixes; "
                            "FALSE pushes from the mixing thread (put queues after src_N yourself, "
                            "as after tee)", TRUE, ready));
+  g_object_class_install_property(
+      gobject_class, PROP_ACTIVE_SPEAKER,
+      g_param_spec_string("active-speaker", "Active speaker",
+                          "kind=audio: the peer-id of the input talking now (its pad name if it "
+                          "has no peer-id), or empty if nobody is", "",
+                          GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   gst_element_class_add_static_pad_template_with_gtype(element_class, &sink_template, MF_TYPE_MIXER_PAD);
   gst_element_class_add_static_pad_template_with_gtype(element_class, &src_template, MF_TYPE_MIXER_PAD);
@@ -547,6 +670,7 @@ static void gst_mf_mixer_class_init(GstMfMixerClass *klass) {
   element_class->request_new_pad = GST_DEBUG_FUNCPTR(gst_mf_mixer_request_new_pad);
   element_class->release_pad = GST_DEBUG_FUNCPTR(gst_mf_mixer_release_pad);
   element_class->change_state = GST_DEBUG_FUNCPTR(gst_mf_mixer_change_state);
+  GST_BIN_CLASS(klass)->handle_message = GST_DEBUG_FUNCPTR(gst_mf_mixer_handle_message);
 
   gst_type_mark_as_plugin_api(mf_mixer_kind_get_type(), GstPluginAPIFlags(0));
   gst_type_mark_as_plugin_api(mf_mixer_background_get_type(), GstPluginAPIFlags(0));
