@@ -142,6 +142,9 @@ struct Priv {
   bool flush_pending = false;
   bool discont = true;
   bool eos_pending = false;  // EOS came on sink: finish the output once the queue has played
+  // The last talker an upstream mixer named (`meshflow-speaker` events, see elements/mixer): user
+  // transcripts carry it as their speaker; "user" when nothing upstream names one.
+  std::string last_speaker;
   bool eos_sent = false;
   GstClockID wait_id = nullptr;
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
@@ -265,6 +268,13 @@ static void emit_transcript(GstMfLlmBridge *self, const std::string &text, const
                                       gboolean(is_final), "confidence", G_TYPE_DOUBLE, confidence,
                                       "timestamp", G_TYPE_INT64, unix_ms, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+// Speaker of the user's side of the conversation: the mixer's last active speaker, or "user".
+static std::string user_speaker(GstMfLlmBridge *self) {
+  Priv &p = *self->priv;
+  std::lock_guard<std::mutex> lk(p.mu);
+  return p.last_speaker.empty() ? std::string("user") : p.last_speaker;
 }
 
 static void report_error(GstMfLlmBridge *self, const char *kind, const std::string &message) {
@@ -446,7 +456,7 @@ static void on_server_event(GstMfLlmBridge *self, mf::llm::ServerEvent &ev) {
       break;
     }
     case EventKind::UserText:
-      if (!ev.text.empty()) emit_transcript(self, ev.text, "user", true);
+      if (!ev.text.empty()) emit_transcript(self, ev.text, user_speaker(self).c_str(), true);
       break;
     default:
       break;
@@ -783,6 +793,18 @@ static gboolean sink_event(GstPad *pad, GstObject *parent, GstEvent *event) {
                       p.queue->queued());
       break;
     }
+    case GST_EVENT_CUSTOM_DOWNSTREAM: {
+      // An upstream mixer names the active speaker; an empty id (silence) keeps the last one, so
+      // the transcript that arrives after the turn still names who spoke.
+      const GstStructure *st = gst_event_get_structure(event);
+      const char *who = st && gst_structure_has_name(st, "meshflow-speaker")
+                            ? gst_structure_get_string(st, "peer-id") : nullptr;
+      if (who && *who) {
+        std::lock_guard<std::mutex> lk(p.mu);
+        p.last_speaker = who;
+      }
+      break;
+    }
     case GST_EVENT_FLUSH_STOP: {
       std::lock_guard<std::mutex> lk(p.mu);
       p.eos_pending = false;  // a new input stream (an EOS already sent on src stays sent)
@@ -841,7 +863,7 @@ static GstFlowReturn sink_chain(GstPad *, GstObject *parent, GstBuffer *buf) {
         double dur = GST_CLOCK_TIME_IS_VALID(started) && now > started
                          ? double(now - started) / 1e9 : 0.0;
         gchar *t = g_strdup_printf("(mock) %.2f s of speech", dur);
-        emit_transcript(self, t, "user", true, 1.0);
+        emit_transcript(self, t, user_speaker(self).c_str(), true, 1.0);
         g_free(t);
       }
     }

@@ -195,6 +195,27 @@ TEST(LlmMock, TranscriptsOnTextPadAndBus) {
   EXPECT_EQ(msgs, 2);
 }
 
+// A mixer upstream names the active speaker (meshflow-speaker events): the user's transcript
+// carries that peer id instead of "user"; silence (an empty id) keeps the last talker.
+TEST(LlmMock, UserTranscriptNamesTheSpeakerAnUpstreamMixerReported) {
+  Bridge br(0, 100);
+  for (const char *who : {"alice", ""}) {
+    GstStructure *st = gst_structure_new("meshflow-speaker", "peer-id", G_TYPE_STRING, who,
+                                         "level-db", G_TYPE_DOUBLE, -12.0, nullptr);
+    ASSERT_TRUE(gst_harness_push_event(br.h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, st)));
+  }
+  auto out = run(br, 20, [](int k) { return k < 5; });
+  unref_all(out);
+  GstBuffer *b = gst_harness_pull(br.text);  // the user's transcript comes first
+  ASSERT_TRUE(b);
+  GstMapInfo m;
+  gst_buffer_map(b, &m, GST_MAP_READ);
+  std::string json(reinterpret_cast<const char *>(m.data), m.size);
+  gst_buffer_unmap(b, &m);
+  gst_buffer_unref(b);
+  EXPECT_NE(json.find("\"speaker\":\"alice\""), std::string::npos) << json;
+}
+
 TEST(LlmMock, BargeInFlushesInTheSameClockTickAndTruncatesAtPlayedSamples) {
   // Reply starts at 280 + 310 = 590 ms (see above) and lasts 1.5 s.
   Bridge br(310, 1500);
