@@ -31,7 +31,7 @@ struct Settings {
     kStun = 1u << 5, kTurn = 1u << 6, kIceServers = 1u << 7, kLatency = 1u << 8,
     kOpusFrame = 1u << 9, kVideoCodec = 1u << 10, kMinBitrate = 1u << 11, kMaxBitrate = 1u << 12,
     kInactivity = 1u << 13, kSetupTimeout = 1u << 14, kDataChannel = 1u << 15, kOpusLowDelay = 1u << 16,
-    kStartBitrate = 1u << 17,
+    kStartBitrate = 1u << 17, kAudioLatency = 1u << 18, kVideoLatency = 1u << 19,
   };
   std::string signalling_url = "ws://127.0.0.1:8080/rpc";
   std::string room = "default";
@@ -41,7 +41,10 @@ struct Settings {
   std::string stun_server;  // stun://host:port
   std::string turn_server;  // turn(s)://user:pass@host:port
   std::vector<std::string> ice_servers;  // extra stun:/turn: URLs ("turn://user:pass@host:port")
-  unsigned latency_ms = 0;              // webrtcbin jitter-buffer latency
+  // Jitter-buffer latency per kind (each rtpjitterbuffer is set by the SSRC's m-line kind; the
+  // `latency` property sets both). Video waits a little so multi-packet frames are not dropped.
+  unsigned audio_latency_ms = 0;
+  unsigned video_latency_ms = 20;
   unsigned opus_frame_ms = 20;          // 10 or 20
   bool opus_low_delay = false;          // opusenc audio-type=restricted-lowdelay (no FEC)
   std::string video_codec = "vp8";      // vp8 | vp9 | h264

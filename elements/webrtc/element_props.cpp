@@ -2,6 +2,8 @@
 
 #include "peer_manager.h"
 
+#include <algorithm>
+
 namespace mf::webrtc {
 
 namespace {
@@ -80,8 +82,17 @@ void install_common_properties(GObjectClass *k) {
                          "signalling announce result adds its own",
                          G_TYPE_STRV, RW));
   g_object_class_install_property(k, PROP_LATENCY,
-      g_param_spec_uint("latency", "Latency", "Jitter-buffer latency of each webrtcbin (ms)", 0, 10000,
-                        d.latency_ms, RW));
+      g_param_spec_uint("latency", "Latency",
+                        "Sets both audio-latency and video-latency (ms); reads the larger of the two", 0,
+                        10000, std::max(d.audio_latency_ms, d.video_latency_ms), RW));
+  g_object_class_install_property(k, PROP_AUDIO_LATENCY,
+      g_param_spec_uint("audio-latency", "Audio latency", "Jitter-buffer latency of received audio (ms)", 0,
+                        10000, d.audio_latency_ms, RW));
+  g_object_class_install_property(k, PROP_VIDEO_LATENCY,
+      g_param_spec_uint("video-latency", "Video latency",
+                        "Jitter-buffer latency of received video (ms); a multi-packet frame not complete "
+                        "within it is dropped",
+                        0, 10000, d.video_latency_ms, RW));
   g_object_class_install_property(k, PROP_SESSION,
       g_param_spec_string("session", "Session", "Key of the shared peer manager within the pipeline",
                           "default", RW));
@@ -145,7 +156,19 @@ bool set_common_property(ElementState &st, guint id, const GValue *v) {
     }
     case PROP_LATENCY: {
       unsigned u = g_value_get_uint(v);
-      st.set(Settings::kLatency, [&](Settings &x) { x.latency_ms = u; });
+      st.set(Settings::kAudioLatency | Settings::kVideoLatency, [&](Settings &x) {
+        x.audio_latency_ms = x.video_latency_ms = u;
+      });
+      return true;
+    }
+    case PROP_AUDIO_LATENCY: {
+      unsigned u = g_value_get_uint(v);
+      st.set(Settings::kAudioLatency, [&](Settings &x) { x.audio_latency_ms = u; });
+      return true;
+    }
+    case PROP_VIDEO_LATENCY: {
+      unsigned u = g_value_get_uint(v);
+      st.set(Settings::kVideoLatency, [&](Settings &x) { x.video_latency_ms = u; });
       return true;
     }
     case PROP_INACTIVITY_TIMEOUT: {
@@ -191,7 +214,9 @@ bool get_common_property(ElementState &st, guint id, GValue *v) {
     case PROP_STUN_SERVER: g_value_set_string(v, s.stun_server.c_str()); return true;
     case PROP_TURN_SERVER: g_value_set_string(v, s.turn_server.c_str()); return true;
     case PROP_ICE_SERVERS: set_strv(v, s.ice_servers); return true;
-    case PROP_LATENCY: g_value_set_uint(v, s.latency_ms); return true;
+    case PROP_LATENCY: g_value_set_uint(v, std::max(s.audio_latency_ms, s.video_latency_ms)); return true;
+    case PROP_AUDIO_LATENCY: g_value_set_uint(v, s.audio_latency_ms); return true;
+    case PROP_VIDEO_LATENCY: g_value_set_uint(v, s.video_latency_ms); return true;
     case PROP_INACTIVITY_TIMEOUT: g_value_set_uint(v, s.inactivity_timeout_ms); return true;
     case PROP_SETUP_TIMEOUT: g_value_set_uint(v, s.setup_timeout_ms); return true;
     case PROP_DATA_CHANNEL: g_value_set_boolean(v, s.data_channel); return true;

@@ -15,7 +15,7 @@
 //                     "others" (every peer but origin-peer) | "peer:<id>" (one peer)
 //     origin-peer (string): the peer the stream came from (used by origin / others)
 // Properties: the shared ones (see webrtc_source: signalling-url, room, peer-id, token,
-//   ice-local-addresses, stun-server, turn-server, ice-servers, latency (ms), session,
+//   ice-local-addresses, stun-server, turn-server, ice-servers, latency / audio-latency / video-latency (ms), session,
 //   inactivity-timeout (ms), setup-timeout (ms), data-channel, stats); own:
 //   video-codec (string: vp8 | vp9 | h264, default vp8), audio-codec (string: opus),
 //   opus-frame-ms (uint: 10 | 20, default 20), opus-low-delay (bool, false: restricted-lowdelay, no
@@ -31,6 +31,7 @@
 #include <gst/gst.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 
 #include "common.h"
@@ -158,6 +159,35 @@ static void pad_notify_manager(MfWebrtcSinkPad *pad) {
   gst_object_unref(parent);
 }
 
+// A flush coming down an input (e.g. llm_bridge's barge-in: FLUSH_START, FLUSH_STOP, new SEGMENT)
+// must not reach the encoder, the tee and every peer's webrtcbin: a FLUSH_STOP there resets their
+// segments, and the next buffer hits a pad without one ("before segment event" CRITICALs). The
+// stream is live and shared; drop the flush, let the new segment through, and mark the next buffer
+// DISCONT so the encoder and payloader resynchronise.
+static GstPadProbeReturn sink_flush_probe(GstPad *, GstPadProbeInfo *info, gpointer) {
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) return GST_PAD_PROBE_OK;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(ev) == GST_EVENT_FLUSH_START || GST_EVENT_TYPE(ev) == GST_EVENT_FLUSH_STOP) {
+    GST_DEBUG("dropping %s on a webrtc_sink input", GST_EVENT_TYPE_NAME(ev));
+    return GST_PAD_PROBE_DROP;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn sink_discont_probe(GstPad *, GstPadProbeInfo *info, gpointer d) {
+  auto *pending = static_cast<std::atomic<bool> *>(d);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_FLUSH) {
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_FLUSH_STOP) pending->store(true);
+    return GST_PAD_PROBE_OK;
+  }
+  if ((info->type & GST_PAD_PROBE_TYPE_BUFFER) && pending->exchange(false)) {
+    GstBuffer *b = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+    GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
+    GST_PAD_PROBE_INFO_DATA(info) = b;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const gchar *name, const GstCaps *) {
   auto *self = GST_MF_WEBRTC_SINK(e);
   SinkPriv *p = self->priv;
@@ -192,6 +222,11 @@ static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const 
     return nullptr;
   }
   gst_ghost_pad_set_target(GST_GHOST_PAD(pad), target);
+  // Flushes stop at the input (see sink_flush_probe); the first probe marks the next buffer.
+  gst_pad_add_probe(GST_PAD(pad), GstPadProbeType(GST_PAD_PROBE_TYPE_EVENT_FLUSH | GST_PAD_PROBE_TYPE_BUFFER),
+                    sink_discont_probe, new std::atomic<bool>(false),
+                    [](gpointer d) { delete static_cast<std::atomic<bool> *>(d); });
+  gst_pad_add_probe(GST_PAD(pad), GstPadProbeType(GST_PAD_PROBE_TYPE_EVENT_FLUSH), sink_flush_probe, nullptr, nullptr);
   gst_object_unref(target);
   if (GST_STATE(e) > GST_STATE_NULL) gst_pad_set_active(GST_PAD(pad), TRUE);
   gst_element_add_pad(e, GST_PAD(pad));

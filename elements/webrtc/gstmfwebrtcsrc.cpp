@@ -12,8 +12,9 @@
 // Properties (shared with webrtc_sink; set on either, they configure the session; last write wins):
 //   signalling-url (string, ws://127.0.0.1:8080/rpc), room (string, "default"), peer-id (string,
 //   empty = server-assigned), token (string), ice-local-addresses (strv; REQUIRED on loopback:
-//   [127.0.0.1]), stun-server / turn-server (string URLs), ice-servers (strv), latency (uint, ms,
-//   default 0: jitter-buffer latency of each webrtcbin), session (string, "default": key of the shared
+//   [127.0.0.1]), stun-server / turn-server (string URLs), ice-servers (strv), audio-latency /
+//   video-latency (uint, ms, default 0 / 20: jitter-buffer latency of received audio / video;
+//   latency sets both, docs/defaults.md), session (string, "default": key of the shared
 //   manager within the pipeline), inactivity-timeout (ms, 5000), setup-timeout (ms, 10000),
 //   data-channel (bool, true), stats (GstStructure, read-only: per-peer RTT, loss, jitter, bitrates,
 //   frames, setup time).

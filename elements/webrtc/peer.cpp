@@ -1,9 +1,12 @@
 #include "peer.h"
 
 #include <gst/rtp/rtp.h>
+#include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "negotiation.h"
@@ -21,6 +24,107 @@ struct Ctx {  // signal user data: the manager and the peer's uid (the Peer may 
 };
 
 void free_ctx(gpointer p, GClosure *) { delete static_cast<Ctx *>(p); }
+
+using WireActivity = std::shared_ptr<std::atomic<int64_t>>;
+void free_wire_activity(gpointer p, GClosure *) { delete static_cast<WireActivity *>(p); }
+
+GstPadProbeReturn wire_probe(GstPad *, GstPadProbeInfo *, gpointer d) {
+  (*static_cast<WireActivity *>(d))->store(g_get_monotonic_time());
+  return GST_PAD_PROBE_OK;
+}
+
+void on_deep_element_added(GstBin *, GstBin *, GstElement *e, gpointer d) {
+  GstElementFactory *f = gst_element_get_factory(e);
+  if (f && !g_strcmp0(GST_OBJECT_NAME(f), "rtpsession")) {
+    // RTCP about every second (default minimum 5 s): a receive-only peer's receiver reports are
+    // then frequent enough to show it alive within the inactivity timeout, and loss/RTT feedback
+    // for the bitrate adaptation is fresher. A few hundred bytes a second.
+    g_object_set(e, "rtcp-min-interval", (guint64)GST_SECOND, nullptr);
+    return;
+  }
+  if (!f || g_strcmp0(GST_OBJECT_NAME(f), "nicesrc")) return;
+  GstPad *src = gst_element_get_static_pad(e, "src");
+  if (!src) return;
+  gst_pad_add_probe(src, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST), wire_probe,
+                    new WireActivity(*static_cast<WireActivity *>(d)),
+                    [](gpointer p) { delete static_cast<WireActivity *>(p); });
+  gst_object_unref(src);
+}
+
+struct JbLatency {  // new-jitterbuffer user data (owned by the signal handler)
+  unsigned audio_ms, video_ms;
+};
+
+// The kind ("audio"/"video") of the remote m-line announcing `ssrc` (a=ssrc), or failing that
+// (an offer made before its pad had caps carries no a=ssrc) carrying payload type `pt` (BUNDLEd
+// m-lines use distinct payload types). nullptr if unknown. `wb`: the webrtcbin.
+const char *remote_kind(GstObject *wb, guint ssrc, int pt) {
+  GstWebRTCSessionDescription *desc = nullptr;
+  g_object_get(wb, "remote-description", &desc, nullptr);
+  if (!desc) return nullptr;
+  const char *kind = nullptr;
+  for (guint i = 0; desc->sdp && !kind && i < gst_sdp_message_medias_len(desc->sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media(desc->sdp, i);
+    const char *mk = gst_sdp_media_get_media(m);
+    if (g_strcmp0(mk, "audio") && g_strcmp0(mk, "video")) continue;
+    for (guint a = 0; !kind && a < gst_sdp_media_attributes_len(m); a++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute(m, a);
+      if (g_strcmp0(attr->key, "ssrc") || !attr->value) continue;
+      if (g_ascii_strtoull(attr->value, nullptr, 10) == ssrc) kind = g_intern_string(mk);
+    }
+    for (guint f = 0; pt >= 0 && !kind && f < gst_sdp_media_formats_len(m); f++)
+      if (atoi(gst_sdp_media_get_format(m, f)) == pt) kind = g_intern_string(mk);
+  }
+  gst_webrtc_session_description_free(desc);
+  return kind;
+}
+
+void set_jb_latency(GstElement *jb, const JbLatency &l, guint ssrc, const char *kind) {
+  unsigned ms = !g_strcmp0(kind, "audio") ? l.audio_ms : !g_strcmp0(kind, "video") ? l.video_ms
+                                                                                   : std::max(l.audio_ms, l.video_ms);
+  g_object_set(jb, "latency", ms, nullptr);
+  GST_DEBUG("jitterbuffer for SSRC %u (%s): latency %u ms", ssrc, kind ? kind : "unknown", ms);
+}
+
+// rtpbin "new-jitterbuffer" (a streaming thread, on the first packet of an SSRC): webrtcbin has one
+// `latency` for every jitter buffer, so set audio's and video's apart by the kind of the remote
+// m-line of the SSRC (its a=ssrc, else the first packet's payload type). webrtcbin's own handler
+// looks the SSRC up the same way. Unknown: the larger of the two (webrtcbin's latency).
+void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint, guint ssrc, gpointer d) {
+  auto *l = static_cast<JbLatency *>(d);
+  GstObject *wb = gst_object_get_parent(GST_OBJECT(rtpbin));
+  if (!wb) return;
+  const char *kind = remote_kind(wb, ssrc, -1);
+  gst_object_unref(wb);
+  if (kind) {
+    set_jb_latency(jb, *l, ssrc, kind);
+    return;
+  }
+  // By payload type, on the first packet (before the jitter buffer's chain function takes its lock).
+  GstPad *sink = gst_element_get_static_pad(jb, "sink");
+  if (!sink) return;
+  gst_pad_add_probe(
+      sink, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+        auto *l = static_cast<JbLatency *>(d);
+        GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+        GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+        if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp)) return GST_PAD_PROBE_OK;  // try the next one
+        int pt = gst_rtp_buffer_get_payload_type(&rtp);
+        guint ssrc = gst_rtp_buffer_get_ssrc(&rtp);
+        gst_rtp_buffer_unmap(&rtp);
+        GstElement *jb = gst_pad_get_parent_element(pad);
+        GstObject *rtpbin = jb ? gst_object_get_parent(GST_OBJECT(jb)) : nullptr;
+        GstObject *wb = rtpbin ? gst_object_get_parent(rtpbin) : nullptr;
+        if (wb) set_jb_latency(jb, *l, ssrc, remote_kind(wb, ssrc, pt));
+        if (wb) gst_object_unref(wb);
+        if (rtpbin) gst_object_unref(rtpbin);
+        if (jb) gst_object_unref(jb);
+        return GST_PAD_PROBE_REMOVE;
+      },
+      new JbLatency(*l), [](gpointer p) { delete static_cast<JbLatency *>(p); });
+  gst_object_unref(sink);
+}
 
 std::string json_event(const char *type, const std::string &from) {
   JsonBuilder *b = json_builder_new();
@@ -69,7 +173,16 @@ bool Peer::build(std::string *error) {
   }
   gst_object_ref_sink(webrtc_);
   gst_util_set_object_arg(G_OBJECT(webrtc_), "bundle-policy", "max-bundle");
-  g_object_set(webrtc_, "latency", st.latency_ms, nullptr);
+  g_object_set(webrtc_, "latency", std::max(st.audio_latency_ms, st.video_latency_ms), nullptr);
+  if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc_), "rtpbin")) {
+    g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer),
+                          new JbLatency{st.audio_latency_ms, st.video_latency_ms},
+                          [](gpointer p, GClosure *) { delete static_cast<JbLatency *>(p); }, GConnectFlags(0));
+    gst_object_unref(rtpbin);
+  } else {
+    GST_WARNING("peer %s: no rtpbin in webrtcbin; audio and video share latency %u ms", id.c_str(),
+                std::max(st.audio_latency_ms, st.video_latency_ms));
+  }
   // ICE servers: properties first, then the announce result's.
   std::string stun = st.stun_server, turn = st.turn_server;
   std::vector<std::string> turns;
@@ -122,6 +235,9 @@ bool Peer::build(std::string *error) {
   g_signal_connect_data(webrtc_, "on-ice-candidate", G_CALLBACK(on_ice_candidate),
                         new Ctx{&mgr_, uid}, free_ctx, GConnectFlags(0));
   g_signal_connect(webrtc_, "pad-added", G_CALLBACK(on_pad_added), this);
+  // Every packet the ICE transport receives is a sign of life (RTCP, SCTP, DTLS), not only media.
+  g_signal_connect_data(webrtc_, "deep-element-added", G_CALLBACK(on_deep_element_added),
+                        new WireActivity(wire_activity_), free_wire_activity, GConnectFlags(0));
   g_signal_connect_data(webrtc_, "on-data-channel", G_CALLBACK(on_data_channel), new Ctx{&mgr_, uid},
                         free_ctx, GConnectFlags(0));
   g_signal_connect_data(
@@ -149,8 +265,13 @@ bool Peer::build(std::string *error) {
   bool have_sink = sink_bin_ != nullptr;
   bool recv_audio = src.element ? src.audio : false, recv_video = src.element ? src.video : false;
   if (!src.element && !have_sink) recv_audio = recv_video = true;
-  recv_audio_ = recv_audio || !have_sink;
-  recv_video_ = recv_video || !have_sink;
+  // Always receive, even what no webrtc_source consumes (it goes to a fakesink, see
+  // handle_new_pad): webrtcbin 1.22 sends on a transceiver the answer made recvonly, and a stream
+  // arriving for a sendonly transceiver has no webrtcbin pad -> not-linked -> "nicesrc: Internal
+  // data stream error" ends the peer (a peer with only a webrtc_sink).
+  (void)recv_audio;
+  (void)recv_video;
+  recv_audio_ = recv_video_ = true;
   // One transceiver per kind up front (the webrtc_sink streams are linked by wire_sends(); more
   // send slots are added there, one per extra stream routed to this peer).
   add_transceiver(Kind::Audio, have_sink, recv_audio_);
@@ -243,9 +364,13 @@ Peer::~Peer() {
       s.tee_pad = nullptr;
     }
   }
-  // 2. Stop webrtcbin (joins its streaming threads: no more pad-added or recv data).
+  // 2. Stop webrtcbin (joins its streaming threads: no more pad-added or recv data). Locked state
+  //    first: the pipeline may be changing state at the same time (a peer leaving while the
+  //    application stops it), and the bin's iteration would set webrtcbin back to PAUSED after our
+  //    NULL ("Trying to dispose element mfpN-webrtcbin, but it is in PAUSED").
   if (webrtc_) {
     g_signal_handlers_disconnect_by_data(webrtc_, this);
+    gst_element_set_locked_state(webrtc_, TRUE);
     gst_element_set_state(webrtc_, GST_STATE_NULL);
   }
   // 3. Receive chains: stop, EOS downstream of each pad, remove the pad.
@@ -259,7 +384,10 @@ Peer::~Peer() {
   }
   PeerManager::SourceInfo src = mgr_.source();
   for (auto &r : recv) {
-    for (auto *e : r->elements) gst_element_set_state(e, GST_STATE_NULL);
+    for (auto *e : r->elements) {
+      gst_element_set_locked_state(e, TRUE);
+      gst_element_set_state(e, GST_STATE_NULL);
+    }
     if (r->ghost) {
       gst_pad_push_event(r->ghost, gst_event_new_eos());
       if (src.element && GST_OBJECT_PARENT(r->ghost) == GST_OBJECT(src.element))
@@ -280,6 +408,7 @@ Peer::~Peer() {
   // 4. Queues and webrtcbin.
   for (auto &s : slots_) {
     if (s.queue) {
+      gst_element_set_locked_state(s.queue, TRUE);
       gst_element_set_state(s.queue, GST_STATE_NULL);
       if (sink_bin_) gst_bin_remove(sink_bin_, s.queue);
       gst_object_unref(s.queue);
@@ -525,7 +654,15 @@ void Peer::handle_new_pad(GstPad *pad) {
       gst_caps_unref(caps);
       return;
     }
-    if (kind == Kind::Audio) g_object_set(dec, "use-inband-fec", TRUE, "plc", TRUE, nullptr);
+    // No decoder FEC: opusdec 1.22 then reports a 120 ms minimum latency (it must be able to hold
+    // back a whole maximum-size packet to decode the next one's FEC), which the sink adds to every
+    // sample. PLC conceals losses instead; the encoder still sends inband FEC for browsers.
+    if (kind == Kind::Audio) g_object_set(dec, "use-inband-fec", FALSE, "plc", TRUE, nullptr);
+    // On packet loss the video depayloader asks for a keyframe (upstream force-key-unit, which
+    // rtpsession turns into an RTCP PLI; "nack pli" is negotiated), so the picture recovers at once
+    // instead of showing broken blocks until the sender's next keyframe (keyframe-max-dist 3000).
+    if (kind == Kind::Video && g_object_class_find_property(G_OBJECT_GET_CLASS(chain.front()), "request-keyframe"))
+      g_object_set(chain.front(), "request-keyframe", TRUE, nullptr);
     for (auto *e : chain) gst_bin_add(host_, e);
     for (size_t i = 0; i + 1 < chain.size(); i++) gst_element_link(chain[i], chain[i + 1]);
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) gst_element_sync_state_with_parent(*it);

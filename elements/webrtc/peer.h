@@ -18,6 +18,7 @@
 #endif
 #include <gst/webrtc/webrtc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -92,6 +93,9 @@ class Peer {
   Clock::time_point attempt_start;  // creation or last ICE restart
   std::string remote_fingerprint;
   std::atomic<int64_t> last_activity_us{0};  // g_get_monotonic_time() of the last RTP/data in
+  /// Last sign of life: decoded-side RTP, a data-channel message, or any packet the ICE transport
+  /// received (RTCP receiver reports, SCTP acks of our pings, DTLS) -- a receive-only peer is alive.
+  int64_t last_activity() const { return std::max(last_activity_us.load(), wire_activity_->load()); }
 
   // Called (posted) by the manager.
   void on_connection_state(GstWebRTCPeerConnectionState st);
@@ -136,6 +140,8 @@ class Peer {
 
   PeerManager &mgr_;
   GstElement *webrtc_ = nullptr;  // ref; child of the host bin
+  // Written by probes on webrtcbin's nicesrc pads, which may outlive the Peer: shared.
+  std::shared_ptr<std::atomic<int64_t>> wire_activity_ = std::make_shared<std::atomic<int64_t>>(0);
   GstBin *host_ = nullptr;        // borrowed (manager guarantees lifetime)
   GstBin *sink_bin_ = nullptr;    // borrowed, may be null
   std::vector<SendSlot> slots_;

@@ -193,7 +193,8 @@ void PeerManager::apply(const Settings &s, uint32_t mask) {
   if (mask & Settings::kStun) d.stun_server = s.stun_server;
   if (mask & Settings::kTurn) d.turn_server = s.turn_server;
   if (mask & Settings::kIceServers) d.ice_servers = s.ice_servers;
-  if (mask & Settings::kLatency) d.latency_ms = s.latency_ms;
+  if (mask & Settings::kAudioLatency) d.audio_latency_ms = s.audio_latency_ms;
+  if (mask & Settings::kVideoLatency) d.video_latency_ms = s.video_latency_ms;
   if (mask & Settings::kOpusFrame) d.opus_frame_ms = s.opus_frame_ms;
   if (mask & Settings::kOpusLowDelay) d.opus_low_delay = s.opus_low_delay;
   if (mask & Settings::kVideoCodec) d.video_codec = s.video_codec;
@@ -571,7 +572,7 @@ void PeerManager::tick() {
     p->send_ping();
     p->maybe_renegotiate();
     if (p->connected) {
-      if (now_us - p->last_activity_us.load() > (int64_t)st.inactivity_timeout_ms * 1000)
+      if (now_us - p->last_activity() > (int64_t)st.inactivity_timeout_ms * 1000)
         dead.emplace_back(id, "inactive");
       continue;
     }
