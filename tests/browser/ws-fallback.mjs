@@ -67,7 +67,36 @@ const wsSummary = (s) => s && s.ws && {
   lastClose: s.ws.lastClose, lastError: s.ws.lastError,
 };
 
-const audioEnergy = async (p, id) => (await snapshot(p)).peers[id]?.stats.audioEnergy ?? 0;
+// Audio energy the page plays of peer `id`'s track, from a Web Audio AnalyserNode on the tile's
+// stream (headless Chromium has no audio output device: getStats() audioLevel / totalAudioEnergy
+// stay 0 whatever arrives). Every 50 ms: RMS of the last 2048 samples, summed as RMS^2 x 50 ms.
+async function audioEnergy(p, id) {
+  return (p.page ?? p).evaluate((peer) => {
+    window.__meters ??= {};
+    let m = window.__meters[peer];
+    if (!m) {
+      const tile = [...document.querySelectorAll('#grid .tile.remote')].find((t) => t.dataset.peerId === peer);
+      const stream = tile?.querySelector('video')?.srcObject;
+      if (!stream || !stream.getAudioTracks().length) return 0;
+      const ctx = new AudioContext();
+      const an = ctx.createAnalyser();
+      an.fftSize = 2048;
+      ctx.createMediaStreamSource(stream).connect(an);
+      const mute = ctx.createGain();
+      mute.gain.value = 0;
+      an.connect(mute).connect(ctx.destination);  // keep the graph pulled
+      const buf = new Float32Array(an.fftSize);
+      m = window.__meters[peer] = { energy: 0 };
+      setInterval(() => {
+        an.getFloatTimeDomainData(buf);
+        let e = 0;
+        for (const x of buf) e += x * x;
+        m.energy += (e / buf.length) * 0.05;
+      }, 50);
+    }
+    return m.energy;
+  }, id);
+}
 
 async function energyGain(p, id, ms) {
   const a = await audioEnergy(p, id);
