@@ -368,12 +368,11 @@ Peer::~Peer() {
   //    first: the pipeline may be changing state at the same time (a peer leaving while the
   //    application stops it), and the bin's iteration would set webrtcbin back to PAUSED after our
   //    NULL ("Trying to dispose element mfpN-webrtcbin, but it is in PAUSED").
-  if (webrtc_) {
-    g_signal_handlers_disconnect_by_data(webrtc_, this);
-    gst_element_set_locked_state(webrtc_, TRUE);
-    gst_element_set_state(webrtc_, GST_STATE_NULL);
-  }
-  // 3. Receive chains: stop, EOS downstream of each pad, remove the pad.
+  //    The receive chains go to NULL BEFORE webrtcbin: one of their sinks (the fakesink of an
+  //    unconsumed stream) may hold webrtcbin's streaming thread in preroll, and deactivating
+  //    webrtcbin's pads then waits for that thread forever. Stopped first, they refuse the push
+  //    (FLUSHING) and webrtcbin's threads return.
+  if (webrtc_) g_signal_handlers_disconnect_by_data(webrtc_, this);
   std::vector<std::unique_ptr<Recv>> recv;
   GObject *dc = nullptr;
   {
@@ -382,12 +381,19 @@ Peer::~Peer() {
     dc = dc_;
     dc_ = nullptr;
   }
-  PeerManager::SourceInfo src = mgr_.source();
   for (auto &r : recv) {
     for (auto *e : r->elements) {
       gst_element_set_locked_state(e, TRUE);
       gst_element_set_state(e, GST_STATE_NULL);
     }
+  }
+  if (webrtc_) {
+    gst_element_set_locked_state(webrtc_, TRUE);
+    gst_element_set_state(webrtc_, GST_STATE_NULL);
+  }
+  // 3. Receive chains: EOS downstream of each pad, remove the pad and the elements.
+  PeerManager::SourceInfo src = mgr_.source();
+  for (auto &r : recv) {
     if (r->ghost) {
       gst_pad_push_event(r->ghost, gst_event_new_eos());
       if (src.element && GST_OBJECT_PARENT(r->ghost) == GST_OBJECT(src.element))
