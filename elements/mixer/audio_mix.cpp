@@ -151,6 +151,10 @@ struct MfAudioMixPrivate {
   // Guarded by GST_OBJECT_LOCK(self): the active-speaker callback.
   MfAudioMixSpeakerFunc speaker_func = nullptr;
   gpointer speaker_data = nullptr;
+
+  // Guarded by GST_OBJECT_LOCK(self): the pipeline's clock, handed to the base class only once
+  // this element is PLAYING (see mf_audio_mix_set_clock).
+  GstClock *clock = nullptr;
 };
 
 struct _MfAudioMix {
@@ -630,7 +634,35 @@ static void mf_audio_mix_get_property(GObject *object, guint id, GValue *value, 
   }
 }
 
+// A pipeline going to PLAYING hands its clock to every element first and each element its base
+// time only just before that element's own state change. GstAggregator waits on the clock as soon
+// as it has one: woken by an input's events in that window (a live source's thread running late
+// on a loaded machine), it took base time 0 for the start, found itself minutes late and mixed
+// minutes of "timed out" silence as fast as it could, blocking every input for seconds. The base
+// class only gets the clock once this element's base time is set (PAUSED -> PLAYING).
+static gboolean mf_audio_mix_set_clock(GstElement *element, GstClock *clock) {
+  MfAudioMix *self = MF_AUDIO_MIX(element);
+  GST_OBJECT_LOCK(self);
+  gst_object_replace(reinterpret_cast<GstObject **>(&self->priv->clock), GST_OBJECT_CAST(clock));
+  const bool playing = GST_STATE(self) == GST_STATE_PLAYING;
+  GST_OBJECT_UNLOCK(self);
+  if (!clock || playing) return GST_ELEMENT_CLASS(mf_audio_mix_parent_class)->set_clock(element, clock);
+  return TRUE;
+}
+
+static GstStateChangeReturn mf_audio_mix_change_state(GstElement *element, GstStateChange transition) {
+  MfAudioMix *self = MF_AUDIO_MIX(element);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING) {
+    GST_OBJECT_LOCK(self);
+    mf::Ptr<GstClock> clock = self->priv->clock ? mf::ref(self->priv->clock) : nullptr;
+    GST_OBJECT_UNLOCK(self);
+    if (clock) GST_ELEMENT_CLASS(mf_audio_mix_parent_class)->set_clock(element, clock.get());
+  }
+  return GST_ELEMENT_CLASS(mf_audio_mix_parent_class)->change_state(element, transition);
+}
+
 static void mf_audio_mix_finalize(GObject *object) {
+  gst_clear_object(&MF_AUDIO_MIX(object)->priv->clock);
   delete MF_AUDIO_MIX(object)->priv;
   G_OBJECT_CLASS(mf_audio_mix_parent_class)->finalize(object);
 }
@@ -665,6 +697,8 @@ static void mf_audio_mix_class_init(MfAudioMixClass *klass) {
 
   element_class->request_new_pad = GST_DEBUG_FUNCPTR(mf_audio_mix_request_new_pad);
   element_class->release_pad = GST_DEBUG_FUNCPTR(mf_audio_mix_release_pad);
+  element_class->set_clock = GST_DEBUG_FUNCPTR(mf_audio_mix_set_clock);
+  element_class->change_state = GST_DEBUG_FUNCPTR(mf_audio_mix_change_state);
   agg_class->finish_buffer = GST_DEBUG_FUNCPTR(mf_audio_mix_finish_buffer);
   agg_class->update_src_caps = GST_DEBUG_FUNCPTR(mf_audio_mix_update_src_caps);
   agg_class->sink_event = GST_DEBUG_FUNCPTR(mf_audio_mix_sink_event);

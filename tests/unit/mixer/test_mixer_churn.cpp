@@ -121,6 +121,13 @@ void remove_input(GstElement *pipeline, GstElement *mixer, Input &i, Counter &pu
   i.out.reset();
 }
 
+// Stops a pipeline when the test leaves its scope, failed assertions included (a pipeline
+// released while PLAYING can hang the process instead of failing the test).
+struct StopOnExit {
+  GstElement *pipeline;
+  ~StopOnExit() { gst_element_set_state(pipeline, GST_STATE_NULL); }
+};
+
 mf::Ptr<GstElement> make_pipeline(bool decouple, GstElement **mixer_out) {
   auto pipeline = mf::sink(gst_pipeline_new("churn"));
   GstElement *mixer = gst_element_factory_make("mfmixer", "mix");
@@ -141,6 +148,7 @@ void churn(bool decouple) {
   GstElement *mixer = nullptr;
   auto pipeline = make_pipeline(decouple, &mixer);
   ASSERT_TRUE(mixer);
+  StopOnExit stop{pipeline.get()};
   ErrorLog errors(pipeline.get());
   Input stay = add_input(pipeline.get(), mixer, 440);
   ASSERT_NE(gst_element_set_state(pipeline.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
@@ -176,6 +184,7 @@ void last_peers_leave(bool decouple) {
     GstElement *mixer = nullptr;
     auto pipeline = make_pipeline(decouple, &mixer);
     ASSERT_TRUE(mixer);
+    StopOnExit stop{pipeline.get()};
     ErrorLog errors(pipeline.get());
     Input a = add_input(pipeline.get(), mixer, 440);
     Input b = add_input(pipeline.get(), mixer, 880);
@@ -209,5 +218,45 @@ TEST(MixerChurn, UnlinkedDecoupledOutputsAreDroppedNotErrors) { churn(true); }
 TEST(MixerChurn, UnlinkedOutputsWithoutQueuesAreDroppedNotErrors) { churn(false); }
 TEST(MixerChurn, LastPeersLeavingWithAnUnlinkedDecoupledOutputIsNoError) { last_peers_leave(true); }
 TEST(MixerChurn, LastPeersLeavingWithAnUnlinkedOutputWithoutQueuesIsNoError) { last_peers_leave(false); }
+
+}  // namespace
+
+namespace {
+
+// A pipeline going to PLAYING sets its clock on every element first and their base times one by
+// one after. The mixer woken by an input in that window used to take base time 0, find itself
+// minutes late and mix minutes of timed-out silence at full speed (seen as a stalled test on a
+// loaded CI machine). Here the window is held open: the clock is set by hand on a PAUSED pipeline
+// whose live inputs have sent their caps. Nothing may come out until PLAYING.
+TEST(MixerClock, NothingIsMixedBeforeItsBaseTimeIsSet) {
+  for (bool decouple : {false, true}) {
+    GstElement *mixer = nullptr;
+    auto pipeline = make_pipeline(decouple, &mixer);
+    ASSERT_TRUE(mixer);
+    StopOnExit stop{pipeline.get()};
+    Input a = add_input(pipeline.get(), mixer, 440);
+    Input b = add_input(pipeline.get(), mixer, 880);
+    Counter out;
+    auto main_sink = mf::adopt(gst_bin_get_by_name(GST_BIN(pipeline.get()), "main"));
+    auto main_pad = mf::adopt(gst_element_get_static_pad(main_sink.get(), "sink"));
+    gst_pad_add_probe(main_pad.get(), GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &out, nullptr);
+    ASSERT_NE(gst_element_set_state(pipeline.get(), GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    // The live sources negotiate in PAUSED: wait until both inputs have caps.
+    for (int i = 0; i < 4000; ++i) {
+      auto ca = mf::adopt(gst_pad_get_current_caps(a.in.get()));
+      auto cb = mf::adopt(gst_pad_get_current_caps(b.in.get()));
+      if (ca && cb) break;
+      g_usleep(1000);
+    }
+    auto clock = mf::adopt(gst_system_clock_obtain());
+    gst_element_set_clock(pipeline.get(), clock.get());  // what GstPipeline does first
+    // Wake the mixer's thread as an input's data would.
+    gst_pad_send_event(a.in.get(), gst_event_new_tag(gst_tag_list_new(GST_TAG_TITLE, "wake", nullptr)));
+    g_usleep(200 * 1000);
+    EXPECT_EQ(out.buffers.load(), 0) << "decouple-outputs " << decouple << ": mixed before PLAYING";
+    ASSERT_NE(gst_element_set_state(pipeline.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    EXPECT_TRUE(wait_count(out, 3));
+  }
+}
 
 }  // namespace
