@@ -1071,6 +1071,33 @@ window.meshflow = {
     p.pc.restartIce();
     return true;
   },
+  /// Diagnosis: one peer's transceivers (mid, directions, receiver track, what it decoded) and
+  /// which of their tracks the peer's tile shows.
+  async transceivers(peerId) {
+    const p = state.peers.get(peerId);
+    if (!p) return null;
+    const shown = p.remoteStream.getTracks().map((t) => t.id);
+    const sdp = (p.pc.remoteDescription?.sdp ?? '').split(/\r?\n/)
+      .filter((l) => /^(m=|a=mid|a=ssrc|a=rtpmap|a=extmap|a=sendrecv|a=sendonly|a=recvonly|a=inactive)/.test(l));
+    const all = [];
+    (await p.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp') all.push({ kind: s.kind, mid: s.mid, ssrc: s.ssrc, packets: s.packetsReceived, track: s.trackIdentifier });
+    });
+    const list = await Promise.all(p.pc.getTransceivers().map(async (t) => {
+      const r = { mid: t.mid, direction: t.direction, current: t.currentDirection,
+        kind: t.receiver.track.kind, track: t.receiver.track.id, muted: t.receiver.track.muted,
+        shown: shown.includes(t.receiver.track.id) };
+      const stats = await t.receiver.getStats();
+      stats.forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        r.ssrc = s.ssrc;
+        r.packets = s.packetsReceived;
+        if (s.framesDecoded !== undefined) r.framesDecoded = s.framesDecoded;
+      });
+      return r;
+    }));
+    return { transceivers: list, inbound: all, remoteSdp: sdp };
+  },
   /// Send a JSON event on the data channel to one peer (true if sent).
   send(peerId, event) { return state.peers.get(peerId)?.sendEvent(event) ?? false; },
   /// Send a JSON event to every peer; returns how many got it.

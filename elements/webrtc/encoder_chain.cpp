@@ -7,6 +7,7 @@ namespace mf::webrtc {
 
 bool SendStream::selects(const std::string &peer) const {
   std::lock_guard<std::mutex> l(mu);
+  if (!linked) return false;
   if (route.empty() || route == "broadcast") return true;
   if (route == "origin") return !origin_peer.empty() && origin_peer == peer;
   if (route == "others") return origin_peer != peer;

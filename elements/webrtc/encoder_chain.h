@@ -35,9 +35,15 @@ struct SendStream {
 
   std::atomic<unsigned> bitrate{0};  // current video target, bit/s
 
-  mutable std::mutex mu;  // protects route and origin_peer
+  mutable std::mutex mu;  // protects route, origin_peer and linked
   std::string route = "broadcast";  // broadcast | origin | others | peer:<id>
   std::string origin_peer;
+  // Whether the request pad is linked upstream. A stream is routed to nobody before: its route and
+  // origin-peer are set between the pad request and the link (a session does exactly that), and a
+  // new pad routed with the default (broadcast) for that moment gave every other peer a
+  // transceiver of its own, renegotiated, whose track then stayed empty (browsers show the newest
+  // track of a kind: a page saw its blurred video or its mix never).
+  bool linked = false;
 
   /// Does this stream go to `peer`?
   bool selects(const std::string &peer) const;

@@ -14,6 +14,7 @@
 //     route (string): "broadcast" (default, every peer) | "origin" (only origin-peer) |
 //                     "others" (every peer but origin-peer) | "peer:<id>" (one peer)
 //     origin-peer (string): the peer the stream came from (used by origin / others)
+//   A pad's stream goes to no peer until the pad is linked: set route and origin-peer first.
 // Properties: the shared ones (see webrtc_source: signalling-url, room, peer-id, token,
 //   ice-local-addresses, stun-server, turn-server, ice-servers, latency / audio-latency / video-latency (ms), session,
 //   inactivity-timeout (ms), setup-timeout (ms), data-channel, stats); own:
@@ -188,6 +189,16 @@ static GstPadProbeReturn sink_discont_probe(GstPad *, GstPadProbeInfo *info, gpo
   return GST_PAD_PROBE_OK;
 }
 
+// The stream is routed once its pad is linked (see SendStream::linked), and no more once unlinked.
+static void pad_linked_changed(GstPad *pad, GstPad *, gpointer linked) {
+  auto &s = **MF_WEBRTC_SINK_PAD(pad)->stream;
+  {
+    std::lock_guard<std::mutex> l(s.mu);
+    s.linked = GPOINTER_TO_INT(linked) != 0;
+  }
+  pad_notify_manager(MF_WEBRTC_SINK_PAD(pad));
+}
+
 static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const gchar *name, const GstCaps *) {
   auto *self = GST_MF_WEBRTC_SINK(e);
   SinkPriv *p = self->priv;
@@ -228,6 +239,8 @@ static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const 
                     [](gpointer d) { delete static_cast<std::atomic<bool> *>(d); });
   gst_pad_add_probe(GST_PAD(pad), GstPadProbeType(GST_PAD_PROBE_TYPE_EVENT_FLUSH), sink_flush_probe, nullptr, nullptr);
   gst_object_unref(target);
+  g_signal_connect(pad, "linked", G_CALLBACK(pad_linked_changed), GINT_TO_POINTER(1));
+  g_signal_connect(pad, "unlinked", G_CALLBACK(pad_linked_changed), GINT_TO_POINTER(0));
   if (GST_STATE(e) > GST_STATE_NULL) gst_pad_set_active(GST_PAD(pad), TRUE);
   gst_element_add_pad(e, GST_PAD(pad));
   {

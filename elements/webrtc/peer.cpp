@@ -281,6 +281,12 @@ bool Peer::build(std::string *error) {
     *error = "webrtcbin failed to start";
     return false;
   }
+  for (auto &slot : slots_)
+    if (slot.queue && !slot.announced) {
+      GstCaps *caps = codec_caps(*slot.codec);
+      slot.announced = announce_slot_ssrc(slot.wb_pad, caps, slot.ssrc);
+      gst_caps_unref(caps);
+    }
   if (offerer && st.data_channel) {  // webrtcbin refuses data channels before READY
     GObject *dc = nullptr;
     g_signal_emit_by_name(webrtc_, "create-data-channel", "meshflow", nullptr, &dc);
@@ -333,7 +339,11 @@ bool Peer::add_transceiver(Kind kind, bool send, bool recv, const Codec *codec) 
       GstPad *qsrc = gst_element_get_static_pad(slot.queue, "src");
       // The queue (in webrtc_sink) and webrtcbin (in the host bin) have different parents.
       gst_pad_link_full(qsrc, pad, GST_PAD_LINK_CHECK_NOTHING);
+      slot.ssrc = new_slot_ssrc();
+      attach_ssrc_rewrite(qsrc, slot.ssrc);  // what this peer is told is what it gets
       gst_object_unref(qsrc);
+      // A webrtcbin already running has activated the new pad: announce at once (else build()).
+      if (gst_pad_is_active(pad)) slot.announced = announce_slot_ssrc(pad, caps, slot.ssrc);
       gst_element_sync_state_with_parent(slot.queue);
     }
     std::lock_guard<std::mutex> l(mu_);
@@ -455,15 +465,8 @@ void Peer::make_offer(bool ice_restart) {
         }
         c->mgr->post_peer(c->uid, [offer](Peer &p) {
           g_signal_emit_by_name(p.webrtc_, "set-local-description", offer, nullptr);
+          p.local_description_set(offer->sdp);
           gchar *text = gst_sdp_message_as_text(offer->sdp);
-          {
-            std::lock_guard<std::mutex> l(p.mu_);
-            p.local_mids_.clear();
-            for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); i++) {
-              const char *mid = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(offer->sdp, i), "mid");
-              p.local_mids_.push_back(mid ? mid : "");
-            }
-          }
           GST_DEBUG("offer to %s:\n%s", p.id.c_str(), text);
           if (p.mgr_.client()) p.mgr_.client()->send_offer(p.id, text);
           g_free(text);
@@ -473,6 +476,17 @@ void Peer::make_offer(bool ice_restart) {
       ctx, [](gpointer d) { delete static_cast<Ctx *>(d); });
   g_signal_emit_by_name(webrtc_, "create-offer", opts, promise);
   if (opts) gst_structure_free(opts);
+}
+
+void Peer::local_description_set(const GstSDPMessage *sdp) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    local_mids_.clear();
+    for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+      const char *mid = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(sdp, i), "mid");
+      local_mids_.push_back(mid ? mid : "");
+    }
+  }
 }
 
 void Peer::apply_remote_offer(GstSDPMessage *sdp) {
@@ -503,14 +517,7 @@ void Peer::apply_remote_offer(GstSDPMessage *sdp) {
                 }
                 c->mgr->post_peer(c->uid, [answer](Peer &p) {
                   g_signal_emit_by_name(p.webrtc_, "set-local-description", answer, nullptr);
-                  {
-                    std::lock_guard<std::mutex> l(p.mu_);
-                    p.local_mids_.clear();
-                    for (guint i = 0; i < gst_sdp_message_medias_len(answer->sdp); i++) {
-                      const char *mid = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(answer->sdp, i), "mid");
-                      p.local_mids_.push_back(mid ? mid : "");
-                    }
-                  }
+                  p.local_description_set(answer->sdp);
                   gchar *text = gst_sdp_message_as_text(answer->sdp);
                   GST_DEBUG("answer to %s:\n%s", p.id.c_str(), text);
                   if (p.mgr_.client()) p.mgr_.client()->send_answer(p.id, text);

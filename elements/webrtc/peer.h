@@ -28,6 +28,7 @@
 
 #include "common.h"
 #include "encoder_chain.h"
+#include "ssrc_rewrite.h"
 #include "stats.h"
 
 namespace mf::webrtc {
@@ -109,6 +110,8 @@ class Peer {
     GstElement *queue = nullptr;    // in the sink bin (ref)
     GstPad *tee_pad = nullptr;      // requested from stream->tee (ref)
     std::shared_ptr<SendStream> stream;
+    guint32 ssrc = 0;               // the slot's own (ssrc_rewrite.h)
+    bool announced = false;         // webrtcbin was told `ssrc`
   };
   struct Recv {
     Peer *peer;
@@ -133,6 +136,8 @@ class Peer {
   /// by wire_sends(); sendrecv if `recv`. Returns false if webrtcbin refused the pad.
   bool add_transceiver(Kind kind, bool send, bool recv, const Codec *codec = nullptr);
 
+  /// A local description was set: its mids (for trickle ICE).
+  void local_description_set(const GstSDPMessage *sdp);
   bool has_unnegotiated_slot() const;  // a send slot's transceiver has no mid yet
   void link_slot(SendSlot &slot, const std::shared_ptr<SendStream> &s);
   void unlink_slot(SendSlot &slot);

@@ -226,7 +226,9 @@ await main('blur_room', async () => {
       const r = await sampleVideos(p, { launcher: launcherId, other: o.peerId });
       if (r.error) {
         const st = await p.page.evaluate((id) => window.meshflow.snapshot().peers[id]?.stats, launcherId);
-        check(false, `${p.name}: ${r.error}; the page's stats of the launcher peer: ${JSON.stringify(st)}`);
+        const tr = await p.page.evaluate((id) => window.meshflow.transceivers(id), launcherId);
+        check(false, `${p.name}: ${r.error}; the page's stats of the launcher peer: ${JSON.stringify(st)}; ` +
+          `its transceivers: ${JSON.stringify(tr)}`);
         continue;
       }
       const cOwn = pearson(r.launcher.layout, r.own.layout);
