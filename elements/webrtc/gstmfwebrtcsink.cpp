@@ -15,6 +15,10 @@
 //                     "others" (every peer but origin-peer) | "peer:<id>" (one peer)
 //     origin-peer (string): the peer the stream came from (used by origin / others)
 //   A pad's stream goes to no peer until the pad is linked: set route and origin-peer first.
+//   REQUEST sink `text_%u` (application/x-meshflow-event, application/json, text/x-raw): one
+//   transcript per buffer (llm_bridge's `text`, a JSON object with "text", or plain text), sent as
+//   a `transcript` event (docs/protocols.md) over the data channel of every peer the pad's route
+//   selects; a bad one is dropped with a warning and counted (meshflow_webrtc_sink_errors_total).
 // Properties: the shared ones (see webrtc_source: signalling-url, room, peer-id, token,
 //   ice-local-addresses, stun-server, turn-server, ice-servers, latency / audio-latency / video-latency (ms), session,
 //   inactivity-timeout (ms), setup-timeout (ms), data-channel, stats); own:
@@ -38,7 +42,9 @@
 #include "common.h"
 #include "element_props.h"
 #include "encoder_chain.h"
+#include "meshflow/metrics/registry.h"
 #include "meshflow/sdk/node.h"
+#include "meshflow/transport/ws_frame.h"
 #include "peer_manager.h"
 
 #define GST_CAT_DEFAULT mf_webrtc_debug
@@ -126,7 +132,7 @@ static void mf_webrtc_sink_pad_init(MfWebrtcSinkPad *pad) {
 struct SinkPriv {
   ElementState st;
   std::shared_ptr<StreamSet> streams = std::make_shared<StreamSet>();
-  unsigned next_audio = 0, next_video = 0;  // protected by st.mu
+  unsigned next_audio = 0, next_video = 0, next_text = 0;  // protected by st.mu
 };
 
 struct _GstMfWebrtcSink {
@@ -151,6 +157,9 @@ static GstStaticPadTemplate audio_templ =
     GST_STATIC_PAD_TEMPLATE("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("audio/x-raw"));
 static GstStaticPadTemplate video_templ =
     GST_STATIC_PAD_TEMPLATE("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("video/x-raw"));
+static GstStaticPadTemplate text_templ = GST_STATIC_PAD_TEMPLATE(
+    "text_%u", GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS("application/x-meshflow-event; application/json; text/x-raw"));
 
 static void pad_notify_manager(MfWebrtcSinkPad *pad) {
   GstObject *parent = gst_object_get_parent(GST_OBJECT(pad));
@@ -199,23 +208,70 @@ static void pad_linked_changed(GstPad *pad, GstPad *, gpointer linked) {
   pad_notify_manager(MF_WEBRTC_SINK_PAD(pad));
 }
 
+// ---- text_%u: events to the routed peers' data channels -------------------------------------
+// Each buffer is one transcript (llm_bridge's `text` events, or a JSON object with "text", or
+// plain UTF-8 text), normalised to the `transcript` event of docs/protocols.md and sent on the data
+// channel of every connected peer the pad's route selects. The pad's target is an internal
+// fakesink whose handoff does the sending (no encoder, no transceiver).
+
+struct TextTarget {
+  GstElement *sink;  // the element (borrowed: the fakesink lives in it)
+  std::shared_ptr<SendStream> stream;
+  std::string pad_name;
+};
+
+static void text_handoff(GstElement *, GstBuffer *buf, GstPad *, gpointer d) {
+  auto *t = static_cast<TextTarget *>(d);
+  GstMapInfo map;
+  if (!gst_buffer_map(buf, &map, GST_MAP_READ)) return;
+  mf::transport::Transcript tr;
+  std::string error;
+  const bool ok = mf::transport::transcript_from_text(
+      std::string_view(reinterpret_cast<const char *>(map.data), map.size), &tr, &error);
+  gst_buffer_unmap(buf, &map);
+  if (!ok) {
+    mf::metrics::Registry::global()
+        .counter("meshflow_webrtc_sink_errors_total", "webrtc_sink: bad input refused, by error code",
+                 {{"code", "bad_event"}})
+        .inc();
+    GST_ELEMENT_WARNING(t->sink, STREAM, FORMAT,
+                        ("webrtc_sink %s: event dropped: %s", t->pad_name.c_str(), error.c_str()), (nullptr));
+    return;
+  }
+  if (auto m = GST_MF_WEBRTC_SINK(t->sink)->priv->st.get()) m->send_event(t->stream, mf::transport::make_transcript(tr));
+}
+
+static GstPad *make_text_target(GstElement *e, const std::shared_ptr<SendStream> &stream) {
+  GstElement *fs = gst_element_factory_make("fakesink", nullptr);
+  if (!fs) return nullptr;
+  g_object_set(fs, "sync", FALSE, "async", FALSE, "signal-handoffs", TRUE, "enable-last-sample", FALSE, nullptr);
+  g_signal_connect_data(fs, "handoff", G_CALLBACK(text_handoff), new TextTarget{e, stream, stream->pad_name},
+                        [](gpointer d, GClosure *) { delete static_cast<TextTarget *>(d); }, GConnectFlags(0));
+  gst_bin_add(GST_BIN(e), fs);
+  gst_element_sync_state_with_parent(fs);
+  stream->elements.push_back(GST_ELEMENT(gst_object_ref(fs)));  // freed by destroy_send_chain
+  return gst_element_get_static_pad(fs, "sink");
+}
+
 static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const gchar *name, const GstCaps *) {
   auto *self = GST_MF_WEBRTC_SINK(e);
   SinkPriv *p = self->priv;
-  bool audio = g_str_has_prefix(templ->name_template, "audio");
+  const bool audio = g_str_has_prefix(templ->name_template, "audio");
+  const bool text = g_str_has_prefix(templ->name_template, "text");
+  const char *family = audio ? "audio" : text ? "text" : "video";
   Settings settings;
   std::string pad_name;
   {
     std::lock_guard<std::mutex> l(p->st.mu);
     settings = p->st.settings;
+    unsigned &next = audio ? p->next_audio : text ? p->next_text : p->next_video;
     unsigned n = 0;
-    if (name && sscanf(name, audio ? "audio_%u" : "video_%u", &n) == 1) {
-      unsigned &next = audio ? p->next_audio : p->next_video;
+    if (name && sscanf(name, (std::string(family) + "_%u").c_str(), &n) == 1) {
       next = std::max(next, n + 1);
     } else {
-      n = audio ? p->next_audio++ : p->next_video++;
+      n = next++;
     }
-    pad_name = std::string(audio ? "audio_" : "video_") + std::to_string(n);
+    pad_name = std::string(family) + "_" + std::to_string(n);
   }
   if (auto m = p->st.get()) settings = m->settings();
   auto *pad = MF_WEBRTC_SINK_PAD(g_object_new(MF_TYPE_WEBRTC_SINK_PAD, "name", pad_name.c_str(), "direction",
@@ -225,7 +281,7 @@ static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const 
   stream->pad_name = pad_name;
   stream->ghost = GST_PAD(pad);
   std::string error;
-  GstPad *target = build_send_chain(GST_BIN(e), *stream, settings, &error);
+  GstPad *target = text ? make_text_target(e, stream) : build_send_chain(GST_BIN(e), *stream, settings, &error);
   if (!target) {
     GST_ELEMENT_ERROR(e, CORE, MISSING_PLUGIN, ("cannot build the encoder for %s", pad_name.c_str()),
                       ("%s", error.c_str()));
@@ -243,6 +299,10 @@ static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const 
   g_signal_connect(pad, "unlinked", G_CALLBACK(pad_linked_changed), GINT_TO_POINTER(0));
   if (GST_STATE(e) > GST_STATE_NULL) gst_pad_set_active(GST_PAD(pad), TRUE);
   gst_element_add_pad(e, GST_PAD(pad));
+  if (text) {  // not a media stream: no transceiver
+    GST_INFO_OBJECT(e, "new event stream %s", pad_name.c_str());
+    return GST_PAD(pad);
+  }
   {
     std::lock_guard<std::mutex> l(p->streams->mu);
     p->streams->streams.push_back(stream);
@@ -424,6 +484,7 @@ static void gst_mf_webrtc_sink_class_init(GstMfWebrtcSinkClass *klass) {
                         d.start_bitrate, RW));
   gst_element_class_add_static_pad_template_with_gtype(ec, &audio_templ, MF_TYPE_WEBRTC_SINK_PAD);
   gst_element_class_add_static_pad_template_with_gtype(ec, &video_templ, MF_TYPE_WEBRTC_SINK_PAD);
+  gst_element_class_add_static_pad_template_with_gtype(ec, &text_templ, MF_TYPE_WEBRTC_SINK_PAD);
   gst_element_class_set_static_metadata(ec, "Meshflow WebRTC sink", "Sink/Network/WebRTC",
                                         "Encodes each stream once and sends it to the routed peers of a WebRTC mesh session",
                                         "Meshflow");

@@ -473,6 +473,13 @@ void PeerManager::streams_changed() {
   });
 }
 
+void PeerManager::send_event(std::shared_ptr<const SendStream> route, std::string json) {
+  post([this, route = std::move(route), json = std::move(json)] {
+    for (auto &[id, p] : peers_)
+      if (route->selects(id)) p->send_event(json);
+  });
+}
+
 void PeerManager::remove_stream(const SendStream *s) {
   run_sync([this, s] {
     for (auto &[id, p] : peers_) p->unwire(s);

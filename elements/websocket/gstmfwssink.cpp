@@ -9,7 +9,8 @@
 //   events. Nothing here blocks: frames are handed to the endpoint's network thread, whose
 //   per-peer outbound queue is bounded (oldest media dropped, counted).
 // Pads: REQUEST sink `audio_%u`: audio/x-raw, format=S16LE, layout=interleaved, rate 8000..48000,
-//   channels 1..2. REQUEST sink `text_%u`: text/x-raw (format=utf8) or application/json; each
+//   channels 1..2. REQUEST sink `text_%u`: application/x-meshflow-event (llm_bridge's text), application/json or
+//   text/x-raw (format=utf8); each
 //   buffer is a transcript: a JSON object {text, speaker?, is_final?, confidence?, timestamp?} or
 //   plain UTF-8 text (is_final true). Bad ones are dropped with a warning and counted
 //   (meshflow_ws_errors_total{code="bad_transcript"}).
@@ -138,7 +139,7 @@ static GstStaticPadTemplate audio_templ = GST_STATIC_PAD_TEMPLATE(
     GST_STATIC_CAPS("audio/x-raw, format=(string)S16LE, layout=(string)interleaved, "
                     "rate=(int)[8000,48000], channels=(int)[1,2]"));
 static GstStaticPadTemplate text_templ = GST_STATIC_PAD_TEMPLATE(
-    "text_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("text/x-raw; application/json"));
+    "text_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("application/x-meshflow-event; application/json; text/x-raw"));
 
 static std::vector<std::string> targets(GstMfWsSink *self, PadState *st,
                                         std::shared_ptr<tp::WsHub> *hub) {

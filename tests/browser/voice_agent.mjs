@@ -13,6 +13,8 @@
 //      others (replies between silences, not a constant signal), and the launcher's /metrics count
 //      at least one meshflow_llm_first_audio_seconds observation;
 //  (b) barge-in: meshflow_llm_interruption_seconds counts at least --min-interruptions;
+//  (d) transcripts over the data channel: at least --min-replies final transcripts from the agent
+//      peer, and at least one of the assistant (partial or final: interrupted replies end early);
 //  (c) with --mock-server URL (openai_realtime against tests/fixtures/mock_realtime): the server's
 //      GET /log holds the client's response.cancel and conversation.item.truncate.
 //
@@ -230,6 +232,14 @@ async function run(browser) {
   if (result.interruptionCount < minInterruptions) {
     fail(`meshflow_llm_interruption_seconds counted ${result.interruptionCount} barge-ins ` +
          `(want >= ${minInterruptions})`);
+  }
+  // Interrupted replies are cancelled before their final transcript: finals may all be the user's.
+  const fromAgent = s.transcripts.filter((t) => t.from === agentId);
+  const finals = fromAgent.filter((t) => t.isFinal).length;
+  const assistant = fromAgent.filter((t) => t.speaker === 'assistant').length;
+  if (!args['no-llm'] && (finals < minReplies || assistant < 1)) {
+    fail(`over the data channel the page got ${finals} final transcripts (want >= ${minReplies}) and ` +
+         `${assistant} assistant transcripts (want >= 1) from ${agentId}; last: ${JSON.stringify(s.transcripts.slice(-10))}`);
   }
   if (m.errors > 0) fail(`the bridge reported ${m.errors} service errors:\n${m.lines.join('\n')}`);
 

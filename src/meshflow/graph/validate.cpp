@@ -178,6 +178,16 @@ bool resolve_endpoint(const ResolvedNode &node, const manifest::Endpoint &ep,
     return false;
   }
   if (ep.pad.empty()) {
+    // Several pads and none named: the node's main pad (an always pad called "src" / "sink",
+    // e.g. llm_bridge's audio `src` beside its `text`), as a gst-launch user expects.
+    if (cands.size() > 1) {
+      const char *main_name = dir == GST_PAD_SRC ? "src" : "sink";
+      for (auto *c : cands)
+        if (c->presence == GST_PAD_ALWAYS && c->name_template == main_name) {
+          cands = {c};
+          break;
+        }
+    }
     if (cands.size() == 1) {
       out.pad = cands[0];
       out.pad_name = cands[0]->presence == GST_PAD_ALWAYS ? cands[0]->name_template : "";
