@@ -171,8 +171,9 @@ TEST(WebrtcChurn, FiftyJoinLeaveCycles) {
   // So: at most 32 MB in total and 16 MB over the second half. The old per-peer leak (1.75 MB a
   // cycle: ~79 MB in total, ~38 MB over the second half) breaks both.
   EXPECT_LE(rss, rss0 + 32 * 1024) << "RSS grew " << (rss - rss0) << " kB over " << n << " cycles";
-  if (rss_mid > 0)
+  if (rss_mid > 0) {
     EXPECT_LE(rss, rss_mid + 16 * 1024) << "RSS grew " << (rss - rss_mid) << " kB over the second half";
+  }
   RecordProperty("fds_growth", std::to_string(fds - fds0));
   RecordProperty("threads_growth", std::to_string(thr - thr0));
   RecordProperty("rss_growth_kb", std::to_string(rss - rss0));

@@ -177,8 +177,10 @@ class PeerPipeline {
     } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && gst_message_has_name(m, "meshflow-peer")) {
       const GstStructure *s = gst_message_get_structure(m);
       std::lock_guard<std::mutex> l(self->bus_mu_);
-      self->pending_events_.push_back(std::string(gst_structure_get_string(s, "event")) + ":" +
-                                      gst_structure_get_string(s, "peer-id"));
+      // "event:peer", and for data-channel messages "data:peer:type".
+      std::string ev = std::string(gst_structure_get_string(s, "event")) + ":" + gst_structure_get_string(s, "peer-id");
+      if (const char *type = gst_structure_get_string(s, "type")) ev += std::string(":") + type;
+      self->pending_events_.push_back(ev);
     }
     gst_message_unref(m);
     return GST_BUS_DROP;

@@ -274,3 +274,57 @@ TEST(WebrtcInProcess, FlushOnSinkInputKeepsStreaming) {
   g_log_remove_handler("GStreamer", handler);
   EXPECT_EQ(criticals.load(), 0);
 }
+
+namespace {
+
+void push_event(GstElement *appsrc, const std::string &text) {
+  GstBuffer *buf = gst_buffer_new_memdup(text.data(), text.size());
+  GstFlowReturn ret = GST_FLOW_OK;
+  g_signal_emit_by_name(appsrc, "push-buffer", buf, &ret);
+  gst_buffer_unref(buf);
+  EXPECT_EQ(ret, GST_FLOW_OK);
+}
+
+}  // namespace
+
+// webrtc_sink's text pads (how llm_bridge's transcripts reach WebRTC peers): each buffer becomes a
+// `transcript` event on the data channel of every peer the pad's route selects; a buffer that is
+// no transcript (here: not UTF-8) is dropped with a warning and counted, and the next one still
+// goes out.
+TEST(WebrtcInProcess, TextPadSendsTranscriptsOverTheDataChannel) {
+  ServerThread server;
+  PeerOptions a;
+  a.url = server.url();
+  a.peer_id = "alice";
+  PeerOptions b = a;
+  b.peer_id = "bob";
+  PeerPipeline pa(a), pb(b);
+  GstElement *events = gst_element_factory_make("appsrc", "events");
+  ASSERT_NE(events, nullptr);
+  GstCaps *caps = gst_caps_new_empty_simple("application/x-meshflow-event");
+  g_object_set(events, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, nullptr);
+  gst_caps_unref(caps);
+  gst_bin_add(GST_BIN(pa.pipeline()), events);
+  ASSERT_TRUE(gst_element_link_pads(events, "src", pa.sink(), "text_%u"));
+  ASSERT_TRUE(pa.start());
+  ASSERT_TRUE(wait_for([&] { return pa.has_event("announced:alice"); }, 10s));
+  ASSERT_TRUE(pb.start());
+  // Alice's data channel to bob is open once bob got her hello.
+  ASSERT_TRUE(wait_for([&] {
+    pa.poll_bus();
+    pb.poll_bus();
+    return pb.has_event("data:alice:hello");
+  }, 30s));
+  auto &reg = mf::metrics::Registry::global();
+  const std::string bad = "meshflow_webrtc_sink_errors_total{code=\"bad_event\"} 1";
+  EXPECT_EQ(reg.render().find(bad), std::string::npos);
+  push_event(events, "\xff\xfe not text");
+  push_event(events, R"({"type":"transcript","text":"hello bob","speaker":"assistant","is_final":true})");
+  EXPECT_TRUE(wait_for([&] {
+    pb.poll_bus();
+    return pb.has_event("data:alice:transcript");
+  }, 10s));
+  EXPECT_NE(reg.render().find(bad), std::string::npos) << reg.render();
+  for (auto &e : pa.errors) ADD_FAILURE() << "alice: " << e;
+  for (auto &e : pb.errors) ADD_FAILURE() << "bob: " << e;
+}
