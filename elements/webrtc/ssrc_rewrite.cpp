@@ -16,13 +16,22 @@ guint32 new_slot_ssrc() {
   return s;
 }
 
-bool announce_slot_ssrc(GstPad *webrtcbin_pad, const GstCaps *caps, guint32 ssrc) {
+namespace {
+
+GstEvent *caps_event_with_ssrc(const GstCaps *caps, guint32 ssrc) {
   GstCaps *c = gst_caps_copy(caps);
   gst_caps_set_simple(c, "ssrc", G_TYPE_UINT, ssrc, nullptr);
+  GstEvent *ev = gst_event_new_caps(c);
+  gst_caps_unref(c);
+  return ev;
+}
+
+}  // namespace
+
+bool announce_slot_ssrc(GstPad *webrtcbin_pad, const GstCaps *caps, guint32 ssrc) {
   const std::string id = "meshflow-slot-" + std::to_string(ssrc);
   bool ok = gst_pad_send_event(webrtcbin_pad, gst_event_new_stream_start(id.c_str())) &&
-            gst_pad_send_event(webrtcbin_pad, gst_event_new_caps(c));
-  gst_caps_unref(c);
+            gst_pad_send_event(webrtcbin_pad, caps_event_with_ssrc(caps, ssrc));
   GST_DEBUG_OBJECT(webrtcbin_pad, "slot SSRC %u%s", ssrc, ok ? "" : ": not announced (pad inactive)");
   return ok;
 }
@@ -64,11 +73,9 @@ GstPadProbeReturn rewrite_probe(GstPad *, GstPadProbeInfo *info, gpointer d) {
              GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_CAPS) {
     GstCaps *caps = nullptr;
     gst_event_parse_caps(GST_PAD_PROBE_INFO_EVENT(info), &caps);
-    GstCaps *c = gst_caps_copy(caps);
-    gst_caps_set_simple(c, "ssrc", G_TYPE_UINT, ssrc, nullptr);
+    GstEvent *ev = caps_event_with_ssrc(caps, ssrc);
     gst_event_unref(GST_PAD_PROBE_INFO_EVENT(info));
-    GST_PAD_PROBE_INFO_DATA(info) = gst_event_new_caps(c);
-    gst_caps_unref(c);
+    GST_PAD_PROBE_INFO_DATA(info) = ev;
   }
   return GST_PAD_PROBE_OK;
 }
