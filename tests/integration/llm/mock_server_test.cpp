@@ -228,7 +228,12 @@ TEST(MockRealtime, StallsMidResponse) {
   EXPECT_EQ(c.wait_event("response.done", 1, 10), -1);
   EXPECT_TRUE(c.open());  // stalled, not closed
   c.send("response.cancel");
+  // The server records it when it has read it: poll its log (bounded) instead of racing it.
   MockLog log = srv.log();
+  for (int i = 0; i < 250 && log.count("in", "response.cancel") == 0; ++i) {
+    c.pump(20);
+    log = srv.log();
+  }
   EXPECT_EQ(log.count("event", "mock.stall"), 1u);
   EXPECT_EQ(log.count("in", "response.cancel"), 1u);  // still reading and recording
 }
