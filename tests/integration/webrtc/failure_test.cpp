@@ -56,9 +56,7 @@ int peer_count(GstElement *e) {
 // the peer. Neither pipeline errors.
 TEST(WebrtcFailure, IceNeverConnects) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
+  PeerOptions a = peer_options(server.url(), "alice");
   a.setup_timeout_ms = 2000;
   PeerOptions b = a;
   b.peer_id = "bob";
@@ -91,9 +89,7 @@ TEST(WebrtcFailure, IceNeverConnects) {
 // see harness.h and docs/debugging.md) everything is finalized.
 TEST(WebrtcChurn, FiftyJoinLeaveCycles) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
+  PeerOptions a = peer_options(server.url(), "alice");
   if (g_getenv("MF_CHURN_NODC")) a.data_channel = false;
   PeerPipeline pa(a);
   ASSERT_TRUE(pa.start());

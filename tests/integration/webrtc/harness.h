@@ -83,6 +83,14 @@ struct PeerOptions {
   bool data_channel = true;
 };
 
+/// The options of peer `id` on the signalling server at `url`, the rest as default.
+inline PeerOptions peer_options(const std::string &url, const std::string &id) {
+  PeerOptions o;
+  o.url = url;
+  o.peer_id = id;
+  return o;
+}
+
 /// One peer: its own GstPipeline with webrtc_sink (test sources) and webrtc_source (counted). Its bus
 /// is drained synchronously (see the constructor); poll_bus() collects what was recorded.
 class PeerPipeline {

@@ -10,12 +10,7 @@ using namespace std::chrono_literals;
 
 TEST(WebrtcInProcess, TwoPeersExchangeAudioAndVideo) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
-  PeerOptions b = a;
-  b.peer_id = "bob";
-  PeerPipeline pa(a), pb(b);
+  PeerPipeline pa(peer_options(server.url(), "alice")), pb(peer_options(server.url(), "bob"));
   ASSERT_TRUE(pa.start());
   ASSERT_TRUE(wait_for([&] { return pa.has_event("announced:alice"); }, 10s));
   ASSERT_TRUE(pb.start());
@@ -88,12 +83,7 @@ void add_stream(PeerPipeline &p, const char *desc, const char *templ) {
 // pipeline state change set it back to PAUSED); 3 of 3 runs then exited cleanly.
 TEST(WebrtcInProcess, EveryRoutedStreamIsSent) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
-  PeerOptions b = a;
-  b.peer_id = "bob";
-  PeerPipeline pa(a), pb(b);
+  PeerPipeline pa(peer_options(server.url(), "alice")), pb(peer_options(server.url(), "bob"));
   for (PeerPipeline *p : {&pa, &pb}) {
     add_stream(*p, "videotestsrc is-live=true pattern=smpte ! video/x-raw,width=160,height=120,framerate=30/1",
                "video_%u");
@@ -135,9 +125,7 @@ TEST(WebrtcInProcess, EveryRoutedStreamIsSent) {
 // "inactive" once the inactivity timeout passed although bob was decoding her media.
 TEST(WebrtcInProcess, ReceiveOnlyPeerIsNotInactive) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
+  PeerOptions a = peer_options(server.url(), "alice");
   a.data_channel = false;
   a.inactivity_timeout_ms = 2000;
   PeerOptions b = a;
@@ -164,9 +152,7 @@ TEST(WebrtcInProcess, ReceiveOnlyPeerIsNotInactive) {
 // side sends it: it used to fail with "nicesrc0: Internal data stream error" (not-linked).
 TEST(WebrtcInProcess, SinkOnlyPeerDiscardsIncomingMedia) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
+  PeerOptions a = peer_options(server.url(), "alice");
   PeerPipeline pa(a);
   GError *err = nullptr;
   GstElement *carol = gst_parse_launch(
@@ -231,13 +217,8 @@ TEST(WebrtcInProcess, FlushOnSinkInputKeepsStreaming) {
       },
       nullptr);
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
-  PeerOptions b = a;
-  b.peer_id = "bob";
   {
-    PeerPipeline pa(a), pb(b);
+    PeerPipeline pa(peer_options(server.url(), "alice")), pb(peer_options(server.url(), "bob"));
     ASSERT_TRUE(pa.start());
     ASSERT_TRUE(wait_for([&] { return pa.has_event("announced:alice"); }, 10s));
     ASSERT_TRUE(pb.start());
@@ -293,12 +274,7 @@ void push_event(GstElement *appsrc, const std::string &text) {
 // goes out.
 TEST(WebrtcInProcess, TextPadSendsTranscriptsOverTheDataChannel) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
-  PeerOptions b = a;
-  b.peer_id = "bob";
-  PeerPipeline pa(a), pb(b);
+  PeerPipeline pa(peer_options(server.url(), "alice")), pb(peer_options(server.url(), "bob"));
   GstElement *events = gst_element_factory_make("appsrc", "events");
   ASSERT_NE(events, nullptr);
   GstCaps *caps = gst_caps_new_empty_simple("application/x-meshflow-event");

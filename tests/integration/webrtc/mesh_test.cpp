@@ -91,9 +91,7 @@ TEST(WebrtcMesh, FourLaunchProcesses) { run_mesh(4); }
 // server's peer.left when the socket dies, else the setup timeout) within 10 s and frees it.
 TEST(WebrtcFailure, PeerVanishesMidOffer) {
   ServerThread server;
-  PeerOptions a;
-  a.url = server.url();
-  a.peer_id = "alice";
+  PeerOptions a = peer_options(server.url(), "alice");
   a.room = "mesh";  // the room of manifests/peer.yaml
   PeerPipeline pa(a);
   ASSERT_TRUE(pa.start());
