@@ -281,12 +281,9 @@ bool Peer::build(std::string *error) {
     *error = "webrtcbin failed to start";
     return false;
   }
+  // Its pads are active now: tell it the SSRC of every send slot made so far.
   for (auto &slot : slots_)
-    if (slot.queue && !slot.announced) {
-      GstCaps *caps = codec_caps(*slot.codec);
-      slot.announced = announce_slot_ssrc(slot.wb_pad, caps, slot.ssrc);
-      gst_caps_unref(caps);
-    }
+    if (slot.queue) announce_slot_ssrc(slot.wb_pad, *slot.codec, slot.ssrc);
   if (offerer && st.data_channel) {  // webrtcbin refuses data channels before READY
     GObject *dc = nullptr;
     g_signal_emit_by_name(webrtc_, "create-data-channel", "meshflow", nullptr, &dc);
@@ -343,7 +340,7 @@ bool Peer::add_transceiver(Kind kind, bool send, bool recv, const Codec *codec) 
       attach_ssrc_rewrite(qsrc, slot.ssrc);  // what this peer is told is what it gets
       gst_object_unref(qsrc);
       // A webrtcbin already running has activated the new pad: announce at once (else build()).
-      if (gst_pad_is_active(pad)) slot.announced = announce_slot_ssrc(pad, caps, slot.ssrc);
+      if (gst_pad_is_active(pad)) announce_slot_ssrc(pad, *codec, slot.ssrc);
       gst_element_sync_state_with_parent(slot.queue);
     }
     std::lock_guard<std::mutex> l(mu_);
@@ -479,13 +476,11 @@ void Peer::make_offer(bool ice_restart) {
 }
 
 void Peer::local_description_set(const GstSDPMessage *sdp) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    local_mids_.clear();
-    for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
-      const char *mid = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(sdp, i), "mid");
-      local_mids_.push_back(mid ? mid : "");
-    }
+  std::lock_guard<std::mutex> l(mu_);
+  local_mids_.clear();
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    const char *mid = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(sdp, i), "mid");
+    local_mids_.push_back(mid ? mid : "");
   }
 }
 

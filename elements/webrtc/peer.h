@@ -111,7 +111,6 @@ class Peer {
     GstPad *tee_pad = nullptr;      // requested from stream->tee (ref)
     std::shared_ptr<SendStream> stream;
     guint32 ssrc = 0;               // the slot's own (ssrc_rewrite.h)
-    bool announced = false;         // webrtcbin was told `ssrc`
   };
   struct Recv {
     Peer *peer;

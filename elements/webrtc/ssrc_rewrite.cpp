@@ -28,10 +28,12 @@ GstEvent *caps_event_with_ssrc(const GstCaps *caps, guint32 ssrc) {
 
 }  // namespace
 
-bool announce_slot_ssrc(GstPad *webrtcbin_pad, const GstCaps *caps, guint32 ssrc) {
+bool announce_slot_ssrc(GstPad *webrtcbin_pad, const Codec &codec, guint32 ssrc) {
   const std::string id = "meshflow-slot-" + std::to_string(ssrc);
+  GstCaps *caps = codec_caps(codec);
   bool ok = gst_pad_send_event(webrtcbin_pad, gst_event_new_stream_start(id.c_str())) &&
             gst_pad_send_event(webrtcbin_pad, caps_event_with_ssrc(caps, ssrc));
+  gst_caps_unref(caps);
   GST_DEBUG_OBJECT(webrtcbin_pad, "slot SSRC %u%s", ssrc, ok ? "" : ": not announced (pad inactive)");
   return ok;
 }

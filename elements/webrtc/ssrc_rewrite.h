@@ -15,15 +15,17 @@
 
 #include <gst/gst.h>
 
+#include "negotiation.h"
+
 namespace mf::webrtc {
 
 /// A fresh SSRC for a send slot (never 0).
 guint32 new_slot_ssrc();
 
-/// Tell webrtcbin, through its sink pad `webrtcbin_pad` (active), that the slot will send `caps`
+/// Tell webrtcbin, through its sink pad `webrtcbin_pad` (active), that the slot will send `codec`
 /// (the transceiver's codec caps) as `ssrc`: a stream-start and a caps event with that ssrc.
 /// False if the pad refused them (not active yet).
-bool announce_slot_ssrc(GstPad *webrtcbin_pad, const GstCaps *caps, guint32 ssrc);
+bool announce_slot_ssrc(GstPad *webrtcbin_pad, const Codec &codec, guint32 ssrc);
 
 /// Rewrite the SSRC of every RTP packet (buffers and lists) and caps event flowing through `pad`
 /// (the slot's queue source pad) to `ssrc`. Copy-on-write: other peers' branches are untouched.
