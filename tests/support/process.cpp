@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <ftw.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 namespace mf::test {
 
@@ -169,10 +173,30 @@ std::string env_path(const char *name) {
   return v ? v : "";
 }
 
+namespace {
+std::mutex g_temp_mu;
+std::vector<std::string> *g_temp_dirs = nullptr;
+
+void remove_temp_dirs() {
+  std::lock_guard<std::mutex> l(g_temp_mu);
+  if (!g_temp_dirs || g_getenv("MESHFLOW_KEEP_TEST_DIRS")) return;
+  for (const auto &d : *g_temp_dirs)
+    nftw(d.c_str(), +[](const char *path, const struct stat *, int, struct FTW *) { return std::remove(path); }, 16,
+         FTW_DEPTH | FTW_PHYS);
+}
+}  // namespace
+
 std::string make_temp_dir() {
   gchar *d = g_dir_make_tmp("meshflow-test-XXXXXX", nullptr);
-  std::string s = d ? d : "/tmp";
+  if (!d) return "/tmp";
+  std::string s = d;
   g_free(d);
+  std::lock_guard<std::mutex> l(g_temp_mu);
+  if (!g_temp_dirs) {
+    g_temp_dirs = new std::vector<std::string>;
+    std::atexit(remove_temp_dirs);
+  }
+  g_temp_dirs->push_back(s);
   return s;
 }
 

@@ -47,7 +47,8 @@ int port_from_line(const std::string &line);
 /// Value of an environment variable the meson test setup provides (fails the test if missing).
 std::string env_path(const char *name);
 
-/// A fresh temporary directory (removed by the OS eventually; tests keep what they write small).
+/// A fresh temporary directory, removed with its contents when the test process exits
+/// (kept when MESHFLOW_KEEP_TEST_DIRS is set, to look at what a failed test wrote).
 std::string make_temp_dir();
 
 }  // namespace mf::test

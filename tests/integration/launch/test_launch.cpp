@@ -106,8 +106,9 @@ TEST(Launch, PrintGstLineRunsWithGstLaunch) {
       EXPECT_NE(r.out.find("gst-launch-1.0"), std::string::npos) << r.out;
       continue;
     }
-    if (r.out.find("mfblur") != std::string::npos)
+    if (r.out.find("mfblur") != std::string::npos) {
       ASSERT_EQ(r.out.rfind("GST_PLUGIN_PATH=", 0), 0u) << "uses mfblur, so it needs the plugin path: " << r.out;
+    }
     // The line is for a shell: run it through one. GST_REGISTRY keeps the test's registry private.
     auto g = run_process({"/bin/sh", "-c", r.out},
                          {{"GST_REGISTRY", out + "/registry.bin"}}, 120);

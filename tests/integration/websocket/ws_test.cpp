@@ -143,8 +143,9 @@ TEST(WebSocketTransport, BadFramesGetAnErrorAndACounterAndHarmNobody) {
     JsonObject *c = json_array_get_object_element(cases, k);
     const char *got = json_object_get_null_member(c, "got") ? "(none)" : json_object_get_string_member(c, "got");
     EXPECT_STREQ(got, json_object_get_string_member(c, "expected")) << json_object_get_string_member(c, "name");
-    if (!json_object_get_null_member(c, "message"))
+    if (!json_object_get_null_member(c, "message")) {
       EXPECT_GT(strlen(json_object_get_string_member(c, "message")), 10u);  // says what and where
+    }
   }
   EXPECT_TRUE(r.b("still_open"));  // bad frames are dropped, the connection kept
   ASSERT_TRUE(json_object_has_member(r.o, "pong") && !json_object_get_null_member(r.o, "pong"));
