@@ -15,8 +15,11 @@
 // process, audiotestsrc ! opusenc ! rtpopuspay ! webrtcbin -> webrtcbin ! rtpopusdepay ! opusdec !
 // fakesink: each pair adds one send and one receive path, as one added peer does to the node. Same
 // RSS/threads slope, and CPU + underruns over MESHFLOW_BENCH_MESH_BASE_SECONDS (default 30) s.
-// The other peers' processes run on the same 2 cores (they form a full mesh among themselves too);
-// to load the machine less they receive with decode=false (RTP to a fakesink).
+// The other peers' processes run on the same 2 cores; to load the machine less they receive with
+// decode=false (RTP to a fakesink) and connect only to the node (`remote-peers=node`: a star around
+// the node, whose side of every link is exactly what it is in a full mesh). MESHFLOW_BENCH_MESH_FULL=1
+// makes them a full mesh among themselves too (9 x 8 more webrtcbins on the same 2 cores: load ~30,
+// and the senders' scheduling jitter reaches the node as late packets).
 #include <gst/gst.h>
 #include <signal.h>
 
@@ -42,6 +45,8 @@ struct Continuity {
   std::map<GstPad *, GstClockTime> next;
   std::atomic<uint64_t> underruns{0}, buffers{0}, streams{0};
   std::atomic<bool> counting{false};
+  // Underruns by gap length: 5-10, 10-20, 20-40, 40-80, >= 80 ms.
+  std::atomic<uint64_t> gaps[5] = {};
   void watch(GstPad *pad) {
     streams++;
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, +[](GstPad *p, GstPadProbeInfo *info, gpointer d) {
@@ -51,8 +56,12 @@ struct Continuity {
       if (!GST_BUFFER_PTS_IS_VALID(b) || !GST_BUFFER_DURATION_IS_VALID(b)) return GST_PAD_PROBE_OK;
       std::lock_guard<std::mutex> l(self->mu);
       auto it = self->next.find(p);
-      if (it != self->next.end() && self->counting && GST_BUFFER_PTS(b) > it->second + 5 * GST_MSECOND)
+      if (it != self->next.end() && self->counting && GST_BUFFER_PTS(b) > it->second + 5 * GST_MSECOND) {
         self->underruns++;
+        GstClockTime gap = GST_BUFFER_PTS(b) - it->second;
+        int k = gap < 10 * GST_MSECOND ? 0 : gap < 20 * GST_MSECOND ? 1 : gap < 40 * GST_MSECOND ? 2 : gap < 80 * GST_MSECOND ? 3 : 4;
+        self->gaps[k]++;
+      }
       self->next[p] = GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b);
       return GST_PAD_PROBE_OK;
     }, this, nullptr);
@@ -100,12 +109,18 @@ bool wait_until(const std::function<bool()> &c, int ms) {
   return c();
 }
 
+bool full_mesh() { return g_getenv("MESHFLOW_BENCH_MESH_FULL") && std::atoi(g_getenv("MESHFLOW_BENCH_MESH_FULL")); }
+
 int peer_child(int argc, char **argv) {
   OurPeer p(arg_value(argc, argv, "--url"), arg_value(argc, argv, "--room"), arg_value(argc, argv, "--id"), kSrc, "",
             {"audio", "video"}, nullptr);
   // The load generator shares the 2 cores: the other peers do not decode what they receive.
   GstElement *src = p.by_name("src");
   g_object_set(src, "decode", FALSE, nullptr);
+  if (!full_mesh()) {
+    const gchar *only_node[] = {"node", nullptr};
+    g_object_set(src, "remote-peers", only_node, nullptr);
+  }
   gst_object_unref(src);
   p.start();
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(60));  // until SIGTERM
@@ -115,17 +130,20 @@ struct Steady {
   double cpu = NAN;
   long rss_kb = 0, threads = 0;
   uint64_t underruns = 0, buffers = 0;
+  uint64_t gaps[5] = {};
 };
 
 Steady hold(Continuity &cont, double seconds) {
   Steady s;
   cont.counting = true;
   uint64_t u0 = cont.underruns, b0 = cont.buffers;
+  for (auto &g : cont.gaps) g = 0;
   double c0 = cpu_seconds();
   int64_t w0 = now_ns();
   std::this_thread::sleep_for(std::chrono::milliseconds(int(seconds * 1000)));
   s.cpu = 100.0 * (cpu_seconds() - c0) / (double(now_ns() - w0) / 1e9);
   s.underruns = cont.underruns - u0;
+  for (int k = 0; k < 5; k++) s.gaps[k] = cont.gaps[k];
   s.buffers = cont.buffers - b0;
   rss_threads(&s.rss_kb, &s.threads);
   cont.counting = false;
@@ -137,6 +155,10 @@ void print_steady(const char *label, const Steady &s, int peers, double seconds)
               "(decoded buffers %llu)\n",
               label, peers, seconds, s.cpu, double(s.rss_kb) / 1024.0, s.threads, (unsigned long long)s.underruns,
               (unsigned long long)s.buffers);
+  if (s.underruns)
+    std::printf("      gaps 5-10 ms %llu, 10-20 ms %llu, 20-40 ms %llu, 40-80 ms %llu, >= 80 ms %llu\n",
+                (unsigned long long)s.gaps[0], (unsigned long long)s.gaps[1], (unsigned long long)s.gaps[2],
+                (unsigned long long)s.gaps[3], (unsigned long long)s.gaps[4]);
   std::fflush(stdout);
 }
 
@@ -150,8 +172,9 @@ int main(int argc, char **argv) {
   double seconds = env_num("MESHFLOW_BENCH_MESH_SECONDS", 60), base_seconds = env_num("MESHFLOW_BENCH_MESH_BASE_SECONDS", 30);
   print_header("webrtc-mesh", "audio-only mesh around one node: RSS/threads per added peer, CPU/underruns");
   std::printf("   ours: this process = the node (mfwebrtcsrc + mfwebrtcsink, one shared Opus encoder), each peer a\n"
-              "         separate process; baseline: plain webrtcbin pairs (defaults) in this process, one pair per\n"
-              "         added peer. Other processes share the 2 cores.\n");
+              "         separate process (%s); baseline: plain webrtcbin pairs (defaults) in this\n"
+              "         process, one pair per added peer. Other processes share the 2 cores.\n",
+              full_mesh() ? "full mesh among themselves too" : "connected to the node only: a star");
   std::fflush(stdout);
 
   std::vector<Point> ours_pts, base_pts;

@@ -31,7 +31,7 @@ struct Settings {
     kStun = 1u << 5, kTurn = 1u << 6, kIceServers = 1u << 7, kLatency = 1u << 8,
     kOpusFrame = 1u << 9, kVideoCodec = 1u << 10, kMinBitrate = 1u << 11, kMaxBitrate = 1u << 12,
     kInactivity = 1u << 13, kSetupTimeout = 1u << 14, kDataChannel = 1u << 15, kOpusLowDelay = 1u << 16,
-    kStartBitrate = 1u << 17, kAudioLatency = 1u << 18, kVideoLatency = 1u << 19,
+    kStartBitrate = 1u << 17, kAudioLatency = 1u << 18, kVideoLatency = 1u << 19, kRemotePeers = 1u << 20,
   };
   std::string signalling_url = "ws://127.0.0.1:8080/rpc";
   std::string room = "default";
@@ -41,6 +41,8 @@ struct Settings {
   std::string stun_server;  // stun://host:port
   std::string turn_server;  // turn(s)://user:pass@host:port
   std::vector<std::string> ice_servers;  // extra stun:/turn: URLs ("turn://user:pass@host:port")
+  // Glob patterns (* and ?) of the peer ids to connect to; empty = every peer in the room.
+  std::vector<std::string> remote_peers;
   // Jitter-buffer latency per kind (each rtpjitterbuffer is set by the SSRC's m-line kind; the
   // `latency` property sets both). Video waits a little so multi-packet frames are not dropped.
   unsigned audio_latency_ms = 0;

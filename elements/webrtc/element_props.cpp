@@ -81,6 +81,12 @@ void install_common_properties(GObjectClass *k) {
                          "More STUN/TURN URLs (stun://host:port, turn://user:pass@host:port); the "
                          "signalling announce result adds its own",
                          G_TYPE_STRV, RW));
+  g_object_class_install_property(k, PROP_REMOTE_PEERS,
+      g_param_spec_boxed("remote-peers", "Remote peers",
+                         "Connect only to the peers whose id matches one of these glob patterns (* and ?), "
+                         "e.g. <\"presenter\", \"agent-*\">; empty: every peer in the room. Offers from "
+                         "other peers are ignored (counted), so give their side the matching filter",
+                         G_TYPE_STRV, RW));
   g_object_class_install_property(k, PROP_LATENCY,
       g_param_spec_uint("latency", "Latency",
                         "Sets both audio-latency and video-latency (ms); reads the larger of the two", 0,
@@ -137,6 +143,11 @@ bool set_common_property(ElementState &st, guint id, const GValue *v) {
     case PROP_ICE_LOCAL_ADDRESSES: {
       auto a = strv(v);
       st.set(Settings::kLocalAddrs, [&](Settings &x) { x.ice_local_addresses = a; });
+      return true;
+    }
+    case PROP_REMOTE_PEERS: {
+      auto a = strv(v);
+      st.set(Settings::kRemotePeers, [&](Settings &x) { x.remote_peers = a; });
       return true;
     }
     case PROP_STUN_SERVER: {
@@ -214,6 +225,7 @@ bool get_common_property(ElementState &st, guint id, GValue *v) {
     case PROP_STUN_SERVER: g_value_set_string(v, s.stun_server.c_str()); return true;
     case PROP_TURN_SERVER: g_value_set_string(v, s.turn_server.c_str()); return true;
     case PROP_ICE_SERVERS: set_strv(v, s.ice_servers); return true;
+    case PROP_REMOTE_PEERS: set_strv(v, s.remote_peers); return true;
     case PROP_LATENCY: g_value_set_uint(v, std::max(s.audio_latency_ms, s.video_latency_ms)); return true;
     case PROP_AUDIO_LATENCY: g_value_set_uint(v, s.audio_latency_ms); return true;
     case PROP_VIDEO_LATENCY: g_value_set_uint(v, s.video_latency_ms); return true;

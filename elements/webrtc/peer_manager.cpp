@@ -193,6 +193,7 @@ void PeerManager::apply(const Settings &s, uint32_t mask) {
   if (mask & Settings::kStun) d.stun_server = s.stun_server;
   if (mask & Settings::kTurn) d.turn_server = s.turn_server;
   if (mask & Settings::kIceServers) d.ice_servers = s.ice_servers;
+  if (mask & Settings::kRemotePeers) d.remote_peers = s.remote_peers;
   if (mask & Settings::kAudioLatency) d.audio_latency_ms = s.audio_latency_ms;
   if (mask & Settings::kVideoLatency) d.video_latency_ms = s.video_latency_ms;
   if (mask & Settings::kOpusFrame) d.opus_frame_ms = s.opus_frame_ms;
@@ -503,13 +504,28 @@ void PeerManager::on_announced(const std::string &me, const std::vector<sig::Pee
   peer_message("announced", me, gst_structure_new("x", "peers", G_TYPE_INT, (int)peers.size(), nullptr));
   // The newcomer offers to every peer already in the room (after a reconnect, only to new ones).
   for (const auto &pi : peers) {
-    if (peers_.count(pi.peer_id)) continue;
+    if (peers_.count(pi.peer_id) || !wanted(pi.peer_id)) continue;
     if (Peer *p = create_peer(pi.peer_id, true)) p->make_offer(false);
   }
 }
 
+bool PeerManager::wanted(const std::string &peer_id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (settings_.remote_peers.empty()) return true;
+  for (const auto &p : settings_.remote_peers)
+    if (g_pattern_match_simple(p.c_str(), peer_id.c_str())) return true;
+  return false;
+}
+
 void PeerManager::on_offer(const std::string &from, const std::string &sdp) {
   if (!announced_) return;
+  if (!wanted(from)) {
+    GST_INFO("session %s: offer from %s ignored: not in remote-peers", session_.c_str(), from.c_str());
+    metrics::Registry::global()
+        .counter("meshflow_webrtc_offers_ignored_total", "Offers from peers outside the remote-peers filter")
+        .inc();
+    return;
+  }
   std::string error;
   GstSDPMessage *msg = parse_remote_sdp(sdp, &error);
   if (!msg) {

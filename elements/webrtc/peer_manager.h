@@ -103,6 +103,7 @@ class PeerManager {
   // signalling (posted to the worker)
   void on_announced(const std::string &me, const std::vector<mf::signalling::PeerInfo> &peers,
                     const std::vector<mf::signalling::IceServer> &ice);
+  bool wanted(const std::string &peer_id) const;  // matches the remote-peers filter
   void on_offer(const std::string &from, const std::string &sdp);
   void on_answer(const std::string &from, const std::string &sdp);
   void on_candidate(const std::string &from, const mf::signalling::IceCandidate &c);

@@ -1,5 +1,7 @@
 #include "meshflow/graph/describe.h"
 
+#include <algorithm>
+
 #include "meshflow/graph/properties.h"
 
 namespace mf::graph {
@@ -23,6 +25,11 @@ NodeDoc describe(const Registry &registry, const NodeType &type) {
     gst_caps_unref(caps);
     doc.pads.push_back(std::move(p));
   }
+  // The registry lists templates in registration order when the plugin is loaded and reversed
+  // when it comes from the registry cache: sort (sink pads first, then by name) so the docs are stable.
+  std::stable_sort(doc.pads.begin(), doc.pads.end(), [](const PadDoc &a, const PadDoc &b) {
+    return a.direction != b.direction ? a.direction == "sink" : a.name < b.name;
+  });
   GType gtype = gst_element_factory_get_element_type(factory.get());
   auto *klass = static_cast<GObjectClass *>(g_type_class_ref(gtype));
   guint n = 0;

@@ -81,6 +81,7 @@ struct PeerOptions {
   unsigned setup_timeout_ms = 10000;
   unsigned inactivity_timeout_ms = 5000;
   bool data_channel = true;
+  std::vector<std::string> remote_peers;  // the elements' remote-peers filter (empty: everyone)
 };
 
 /// The options of peer `id` on the signalling server at `url`, the rest as default.
@@ -106,6 +107,12 @@ class PeerPipeline {
                  "ice-local-addresses", addrs, "setup-timeout", o.setup_timeout_ms, "inactivity-timeout",
                  o.inactivity_timeout_ms, "data-channel", o.data_channel, nullptr);
     g_object_set(sink_, "video-codec", o.video_codec.c_str(), nullptr);
+    if (!o.remote_peers.empty()) {
+      std::vector<const gchar *> pats;
+      for (const auto &p : o.remote_peers) pats.push_back(p.c_str());
+      pats.push_back(nullptr);
+      g_object_set(src_, "remote-peers", pats.data(), nullptr);
+    }
     if (o.audio) {
       GstElement *a = gst_parse_bin_from_description(
           "audiotestsrc is-live=true wave=ticks samplesperbuffer=480 ! audio/x-raw,rate=48000,channels=1", TRUE, nullptr);
