@@ -1277,6 +1277,18 @@ window.meshflow = {
     p.pc.restartIce();
     return true;
   },
+  /// Stop (`on` false) or resume sending our `kind` ('audio' | 'video') to one peer: the
+  /// transceivers carrying our track go recvonly / back to sendrecv, a renegotiation follows (the
+  /// other page removes / shows that track again; tests use it). False if there is no such peer.
+  setSending(peerId, kind, on) {
+    const p = state.peers.get(peerId);
+    if (!p) return false;
+    for (const t of p.pc.getTransceivers()) {
+      if (t.receiver.track.kind !== kind || !t.sender.track || t.currentDirection === 'stopped') continue;
+      t.direction = on ? 'sendrecv' : 'recvonly';
+    }
+    return true;
+  },
   /// Diagnosis: one peer's transceivers (mid, directions, receiver track, what it decoded) and
   /// which of their tracks the peer's tile shows.
   async transceivers(peerId) {

@@ -12,8 +12,10 @@
 // - alice plays two audio tracks of the launcher: an AnalyserNode on each (headless Chromium's
 //   getStats audio energy stays 0) has RMS > 0.02 and a spectral peak at 440 Hz on one, 1500 Hz on the
 //   other.
-// - bob joins (one more tile on alice's page: his fake camera), then leaves: his tile disappears,
-//   the launcher's two tiles and two audio tracks stay and keep decoding.
+// - bob joins (one more tile on alice's page: his fake camera); he stops sending video to alice (his
+//   transceiver goes recvonly in a renegotiation): that tile goes, his audio keeps playing; he sends
+//   again: the tile is back and decoding. He leaves: his tile disappears, the launcher's two tiles
+//   and two audio tracks stay and keep decoding.
 import {
   clientBase, fail, log, main, mediaFlowing, openClient, parseArgs, sleep, snapshot, summary, waitFor,
 } from './lib.mjs';
@@ -165,6 +167,33 @@ await main('two_streams', async (ctx) => {
   log(`alice's tiles with bob: ${JSON.stringify(withBob)}`);
   check(withBob.filter((x) => x === launcherId).length === 2 && withBob.filter((x) => x === bob.peerId).length === 1,
     `alice's tiles with bob there: ${JSON.stringify(withBob)}`);
+  // bob stops sending video to alice (a renegotiation makes his transceiver recvonly): alice
+  // removes that tile (bob keeps his empty one: states, stats) and keeps playing his audio; when he
+  // sends again, the tile is back.
+  if (!await bob.page.evaluate((id) => window.meshflow.setSending(id, 'video', false), alice.peerId)) {
+    fail(`bob has no connection to ${alice.peerId}`);
+  }
+  const paused = await waitFor(alice, (s) => s.peers[bob.peerId]?.videoTiles === 0 &&
+    s.peers[bob.peerId].audioPlaying === 1 && s.tiles.filter((x) => x === bob.peerId).length === 1,
+  `${bob.peerId}'s video tile to go when he stops sending video`, 20000);
+  log(`alice after bob stopped his video: tracks ${JSON.stringify(paused.peers[bob.peerId].tracks)}`);
+  const emptyTile = await alice.page.evaluate((id) => [...document.querySelectorAll('#grid .tile.remote')]
+    .filter((t) => t.dataset.peerId === id).map((t) => ({ track: t.dataset.trackId, src: !!t.querySelector('video').srcObject })), bob.peerId);
+  check(emptyTile.length === 1 && !emptyTile[0].track && !emptyTile[0].src,
+    `bob's remaining tile still shows a video: ${JSON.stringify(emptyTile)}`);
+  await bob.page.evaluate((id) => window.meshflow.setSending(id, 'video', true), alice.peerId);
+  await waitFor(alice, (s) => s.peers[bob.peerId]?.videoTiles === 1 && s.peers[bob.peerId].audioPlaying === 1,
+    `${bob.peerId}'s video tile to come back`, 20000);
+  const back = await tiles(alice, bob.peerId);
+  log(`alice: bob's tiles after he sends video again: ${JSON.stringify(back)}`);
+  const backEnd = Date.now() + 10000;
+  let again = back;
+  while (!again.some((x) => x.rgb) && Date.now() < backEnd) {
+    await sleep(500);
+    again = await tiles(alice, bob.peerId);
+  }
+  check(again.length === 1 && again[0].rgb, `bob's video tile is back but not decoding: ${JSON.stringify(again)}`);
+
   await bob.context.close();
   const after = await waitFor(alice, (s) => !s.peers[bob.peerId] && !s.tiles.includes(bob.peerId),
     `${bob.peerId}'s tile to go`, 20000);
