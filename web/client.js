@@ -18,8 +18,11 @@
 //   trickled both ways (`""` = end of candidates); a failed ICE connection is restarted.
 // - A reliable, ordered data channel "meshflow" per peer (opened by the offerer) carries JSON
 //   events; `transcript` events ({type|event: "transcript", text, speaker, is_final}) are shown.
-// - UI: a grid tile per remote peer labelled with its peer id, playing its video and audio, with its
-//   signalling / ICE / DTLS / connection states and live stats from getStats() once per second.
+// - UI: a grid tile per remote video track, labelled with its peer id and the track's index ("bob ·
+//   video 2": a launcher may send several streams of one kind), and an <audio> per remote audio track;
+//   a peer without video keeps one tile. Tiles show the peer's signalling / ICE / DTLS / connection
+//   states and live stats from getStats() once per second. Tracks that end (or stop being sent) leave
+//   the page; see "Remote tracks" below.
 //
 // - Transport (web/transport.js): on load the page asks GET /session-config?room=&user= (user: ?user=
 //   or a stable id kept in localStorage) and uses WebSocket media (web/ws-media.js, /ws, PCM16
@@ -34,7 +37,8 @@
 // Test hook: `window.meshflow` (see the bottom of this file), e.g.
 //   await page.evaluate(() => window.meshflow.snapshot())
 //   -> {peerId, room, signalling: {state, connects, announces, ...}, peers: {ID: {connectionState,
-//       iceConnectionState, dtlsState, stats: {framesDecoded, audioBytesReceived, ...}}},
+//       iceConnectionState, dtlsState, tracks: [{kind, index, shown, muted, ...}], videoTiles,
+//       audioPlaying, stats: {framesDecoded, audioBytesReceived, ...}}}, tiles: [peer id per tile],
 //       transport: 'webrtc'|'websocket'|'none'|null, transportReason, sessionConfig, userId,
 //       ws: {state, peerId, framesSent, framesReceived, bytesSent, bytesReceived, lastRms, maxRms, ...}}
 
@@ -350,10 +354,16 @@ class Peer {
     this.collisions = 0;
     this.stats = emptyStats();
     this.prev = null;
-    this.remoteStream = new MediaStream();
+    // Remote media (see "Remote tracks" below): every live remote track, by track id.
+    this.remote = new Map();           // track id -> RemoteTrack
+    this.nextIndex = { audio: 1, video: 1 };
+    this.audioEls = new Map();         // track id -> <audio> playing it
+    this.figures = [makeTile(this)];   // one tile per shown video track (DOM order), or one empty tile
     this.pc = this.makePc();
-    this.tile = makeTile(this);
   }
+
+  /// The peer's first tile (the one an audio-only peer still has).
+  get tile() { return this.figures[0]; }
 
   makePc() {
     const pc = new RTCPeerConnection({
@@ -370,15 +380,9 @@ class Peer {
       send('peer.ice_candidate', params);
     };
     pc.onnegotiationneeded = () => this.negotiate();
-    pc.ontrack = ({ track, streams }) => {
+    pc.ontrack = ({ track, streams, transceiver }) => {
       if (pc !== this.pc) return;
-      log(`${this.id}: remote ${track.kind} track`);
-      for (const t of this.remoteStream.getTracks()) {
-        if (t.kind === track.kind && t !== track) this.remoteStream.removeTrack(t);
-      }
-      this.remoteStream.addTrack(track);
-      attachRemote(this);
-      track.onunmute = () => attachRemote(this);
+      onRemoteTrack(this, track, streams, transceiver);
     };
     pc.ondatachannel = ({ channel }) => this.setupDataChannel(channel);
     const update = () => {
@@ -394,6 +398,8 @@ class Peer {
         this.failedSince = null;
       }
       renderPeer(this);
+      // A renegotiation may have stopped a transceiver or made it inactive / send-only.
+      if (pc.signalingState === 'stable') syncMedia(this);
     };
     pc.onconnectionstatechange = update;
     pc.onsignalingstatechange = update;
@@ -550,15 +556,27 @@ class Peer {
     this.failedSince = null;
     this.created = performance.now();
     this.prev = null;
-    this.remoteStream = new MediaStream();
+    this.remote.clear();
+    this.nextIndex = { audio: 1, video: 1 };
     this.pc = this.makePc();
-    attachRemote(this);
+    syncMedia(this);
   }
 
   close() {
     this.closed = true;
     this.pc.close();
-    this.tile.remove();
+    for (const fig of this.figures) fig.remove();
+    for (const el of this.audioEls.values()) {
+      el.srcObject = null;
+      el.remove();
+    }
+    this.audioEls.clear();
+    this.remote.clear();
+  }
+
+  /// Ids of the remote tracks the page shows (a tile) or plays (an <audio>).
+  shownTrackIds() {
+    return [...this.figures.map((f) => f.dataset.trackId).filter(Boolean), ...this.audioEls.keys()];
   }
 
   get healthy() {
@@ -776,29 +794,202 @@ async function openLocalMedia() {
   if (missing.length) notice(`Sending without ${missing.join(' and ')}.`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Remote tracks: a peer may send several streams of one kind (a launcher linking two video outputs
+// to its webrtc_sink, each on a transceiver of its own). Every live remote video track gets a tile
+// of its own (the peer's tiles stay together in the grid, labelled "<peer> · video N"); every live
+// remote audio track is played by an <audio> element of its own in #remote-audio (Chromium plays
+// only the first audio track of a MediaStream in one media element; and a remote track feeds Web
+// Audio only while an element plays it). Video elements are muted: sound comes from the <audio>s.
+//
+// A track stops being shown when it ends, when its transceiver is stopped or no longer receives
+// (inactive / sendonly after a renegotiation), when the remote removes it from its stream
+// (removetrack), or when it has been muted (no media) for MUTE_HIDE_MS; it comes back on unmute or
+// when a renegotiation adds it again. A peer without a shown video track keeps one empty tile
+// (its states and stats). syncMedia() reconciles the page with this after every such event.
+
+const MUTE_HIDE_MS = 5000;
+
+class RemoteTrack {
+  constructor(track, transceiver, index, streams) {
+    this.track = track;
+    this.kind = track.kind;
+    this.transceiver = transceiver;
+    this.index = index;                 // 1, 2, ... per kind, in arrival order
+    this.streamId = streams[0]?.id ?? '';
+    this.stream = new MediaStream([track]);
+    this.removed = false;               // the remote took it out of its stream (removetrack)
+    this.mutedSince = track.muted ? performance.now() : null;
+  }
+
+  /// Still a track of this connection (not ended, transceiver not stopped).
+  get alive() {
+    const t = this.transceiver;
+    return this.track.readyState === 'live' && !t?.stopped && t?.currentDirection !== 'stopped';
+  }
+
+  /// Shown / played now.
+  shown(now) {
+    const dir = this.transceiver?.currentDirection;  // null until the first negotiation completes
+    return this.alive && !this.removed && dir !== 'inactive' && dir !== 'sendonly' &&
+      !(this.mutedSince !== null && now - this.mutedSince > MUTE_HIDE_MS);
+  }
+}
+
+const watchedStreams = new WeakSet();
+
+function onRemoteTrack(peer, track, streams, transceiver) {
+  let r = peer.remote.get(track.id);
+  if (r) {
+    r.removed = false;  // sent again after a renegotiation
+    r.transceiver = transceiver ?? r.transceiver;
+  } else {
+    r = new RemoteTrack(track, transceiver, peer.nextIndex[track.kind]++, streams);
+    peer.remote.set(track.id, r);
+    const pc = peer.pc;
+    const sync = () => { if (pc === peer.pc) syncMedia(peer); };
+    track.addEventListener('ended', sync);
+    track.addEventListener('mute', () => {
+      r.mutedSince ??= performance.now();
+      sync();
+    });
+    track.addEventListener('unmute', () => {
+      r.mutedSince = null;
+      sync();
+      replay(peer, track.id);
+    });
+  }
+  log(`${peer.id}: remote ${track.kind} track ${r.index} (mid ${transceiver?.mid ?? '-'}, stream ${r.streamId || '-'})`);
+  for (const s of streams) {
+    if (watchedStreams.has(s)) continue;
+    watchedStreams.add(s);
+    s.addEventListener('removetrack', ({ track: t }) => {
+      const x = peer.remote.get(t.id);
+      if (!x) return;
+      x.removed = true;
+      log(`${peer.id}: remote ${t.kind} track ${x.index} removed from its stream`);
+      syncMedia(peer);
+    });
+  }
+  syncMedia(peer);
+}
+
 function makeTile(peer) {
   const fig = $('tile-template').content.firstElementChild.cloneNode(true);
   fig.dataset.peerId = peer.id;
-  fig.querySelector('.label').textContent = peer.displayName ? `${peer.id} (${peer.displayName})` : peer.id;
+  fig.dataset.trackId = '';
+  fig.querySelector('.label').textContent = tileLabel(peer, fig);
   $('grid').append(fig);
   return fig;
 }
 
-function attachRemote(peer) {
-  const video = peer.tile.querySelector('video');
-  if (video.srcObject !== peer.remoteStream) video.srcObject = peer.remoteStream;
-  playWithSound(video);
+function peerLabel(peer) { return peer.displayName ? `${peer.id} (${peer.displayName})` : peer.id; }
+
+function tileLabel(peer, fig) {
+  return fig.dataset.trackId ? `${peerLabel(peer)} · video ${fig.dataset.trackIndex}` : peerLabel(peer);
+}
+
+/// Put the page in line with the peer's remote tracks: a tile per shown video track (reusing the
+/// peer's free tiles), an <audio> per shown audio track; nothing of what is no longer shown.
+function syncMedia(peer) {
+  if (peer.closed) return;
+  const now = performance.now();
+  for (const [id, r] of peer.remote) {
+    if (!r.alive) {
+      log(`${peer.id}: remote ${r.kind} track ${r.index} ended`);
+      peer.remote.delete(id);
+    }
+  }
+  const shown = [...peer.remote.values()].filter((r) => r.shown(now)).sort((a, b) => a.index - b.index);
+
+  // Video: keep the tiles whose track is still shown; reuse or add tiles for the others.
+  const videos = shown.filter((r) => r.kind === 'video');
+  const want = new Set(videos.map((r) => r.track.id));
+  const kept = new Map();
+  const free = [];
+  for (const fig of peer.figures) {
+    const id = fig.dataset.trackId;
+    if (id && want.has(id) && !kept.has(id)) kept.set(id, fig);
+    else free.push(fig);
+  }
+  let changed = false;
+  for (const r of videos) {
+    if (kept.has(r.track.id)) continue;
+    let fig = free.shift();
+    if (!fig) {
+      fig = makeTile(peer);
+      peer.figures.at(-1)?.after(fig);  // next to the peer's other tiles
+    }
+    fig.dataset.trackId = r.track.id;
+    fig.dataset.trackIndex = String(r.index);
+    fig.dataset.streamId = r.streamId;
+    const video = fig.querySelector('video');
+    video.muted = true;  // sound: the <audio> elements
+    video.srcObject = r.stream;
+    video.play().catch(() => {});
+    kept.set(r.track.id, fig);
+    changed = true;
+  }
+  if (kept.size === 0) {
+    // No video shown: one empty tile (states, stats) stays.
+    const fig = free.shift() ?? makeTile(peer);
+    if (fig.dataset.trackId) changed = true;
+    fig.dataset.trackId = '';
+    delete fig.dataset.trackIndex;
+    delete fig.dataset.streamId;
+    fig.querySelector('video').srcObject = null;
+    kept.set('', fig);
+  }
+  for (const fig of free) {
+    fig.querySelector('video').srcObject = null;
+    fig.remove();
+    changed = true;
+  }
+  peer.figures = [...kept.values()].sort((a, b) =>
+    (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+
+  // Audio: one playing <audio> per shown audio track.
+  const audios = new Map(shown.filter((r) => r.kind === 'audio').map((r) => [r.track.id, r]));
+  for (const [id, el] of peer.audioEls) {
+    if (audios.has(id)) continue;
+    el.srcObject = null;
+    el.remove();
+    peer.audioEls.delete(id);
+    changed = true;
+  }
+  for (const [id, r] of audios) {
+    if (peer.audioEls.has(id)) continue;
+    const el = document.createElement('audio');
+    el.autoplay = true;
+    el.dataset.peerId = peer.id;
+    el.dataset.trackId = id;
+    el.dataset.trackIndex = String(r.index);
+    el.srcObject = r.stream;
+    $('remote-audio').append(el);
+    peer.audioEls.set(id, el);
+    playWithSound(el);
+    changed = true;
+  }
+  if (changed) renderPeer(peer);
+}
+
+/// Play a track's element again (after an unmute: the element may have stalled meanwhile).
+function replay(peer, trackId) {
+  const el = peer.audioEls.get(trackId);
+  if (el) playWithSound(el);
+  const video = peer.figures.find((f) => f.dataset.trackId === trackId)?.querySelector('video');
+  video?.play().catch(() => {});
 }
 
 let audioBlocked = false;
 
-function playWithSound(video) {
-  video.muted = false;
-  video.play().catch((e) => {
+function playWithSound(el) {
+  el.muted = false;
+  el.play().catch((e) => {
     if (e.name !== 'NotAllowedError') return;
-    // Autoplay policy: play muted now, unmute on the first click.
-    video.muted = true;
-    video.play().catch(() => {});
+    // Autoplay policy: play muted now (keeps the track flowing), unmute on the first click.
+    el.muted = true;
+    el.play().catch(() => {});
     if (!audioBlocked) {
       audioBlocked = true;
       const b = $('enable-audio');
@@ -812,7 +1003,7 @@ $('enable-audio').addEventListener('click', () => {
   audioBlocked = false;
   $('enable-audio').hidden = true;
   notice('');
-  for (const p of state.peers.values()) playWithSound(p.tile.querySelector('video'));
+  for (const p of state.peers.values()) for (const el of p.audioEls.values()) playWithSound(el);
   wsMedia?.resumeAudio();
 });
 
@@ -857,19 +1048,24 @@ function renderPeer(peer) {
   if (peer.closed) return;
   const pc = peer.pc;
   const conn = pc.connectionState;
-  peer.tile.className = `tile remote ${conn}`;
-  peer.tile.querySelector('.label').textContent =
-    peer.displayName ? `${peer.id} (${peer.displayName})` : peer.id;
-  peer.tile.querySelector('.states').textContent =
+  const states =
     `sig ${pc.signalingState} · ice ${pc.iceConnectionState} · dtls ${peer.stats.dtlsState ?? '-'} · ${conn}` +
-    ` · dc ${peer.dc?.readyState ?? '-'}`;
+    ` · dc ${peer.dc?.readyState ?? '-'} · video ${peer.figures.filter((x) => x.dataset.trackId).length}` +
+    ` · audio ${peer.audioEls.size}`;
   const s = peer.stats;
   const f = (v, d = 0) => (v == null ? '-' : Number(v).toFixed(d));
-  peer.tile.querySelector('.stats').textContent =
+  // Per peer (all its streams): every tile of the peer shows the same.
+  const stats =
     `rtt ${f(s.rttMs)} ms · loss ${f(s.lossPct, 1)}% · jitter ${f(s.jitterMs)} ms · ` +
     `in ${f(s.bitrateInKbps)} kb/s · out ${f(s.bitrateOutKbps)} kb/s · ` +
     `frames ${s.framesDecoded}${s.frameWidth ? ` ${s.frameWidth}x${s.frameHeight}` : ''}` +
     `${s.framesPerSecond != null ? ` @${f(s.framesPerSecond)}fps` : ''}`;
+  for (const fig of peer.figures) {
+    fig.className = `tile remote ${conn}`;
+    fig.querySelector('.label').textContent = tileLabel(peer, fig);
+    fig.querySelector('.states').textContent = states;
+    fig.querySelector('.stats').textContent = stats;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -969,6 +1165,7 @@ setInterval(() => {
   const now = performance.now();
   for (const peer of [...state.peers.values()]) {
     collectStats(peer).catch((e) => log(`${peer.id}: getStats failed: ${e.message}`));
+    syncMedia(peer);  // hides tracks muted for MUTE_HIDE_MS
     // A peer whose connection stays failed (ICE restart did not help) and that the server did not
     // report as gone (e.g. both sides lost signalling): drop it.
     if (peer.failedSince !== null && now - peer.failedSince > FAILED_PEER_DROP_MS) {
@@ -1017,7 +1214,16 @@ function peerSnapshot(p) {
     collisions: p.collisions,
     lastEvent: p.lastEvent,
     hasTile: p.tile.isConnected,
-    remoteTracks: p.remoteStream.getTracks().map((t) => t.kind),
+    // Kinds of the remote tracks shown (a tile each) or played (an <audio> each).
+    remoteTracks: [...p.remote.values()].filter((r) => p.shownTrackIds().includes(r.track.id)).map((r) => r.kind),
+    // Every remote track of the connection: index (per kind), shown or not, muted.
+    tracks: [...p.remote.values()].map((r) => ({
+      kind: r.kind, index: r.index, id: r.track.id, mid: r.transceiver?.mid ?? null, streamId: r.streamId,
+      shown: p.shownTrackIds().includes(r.track.id), muted: r.track.muted, removed: r.removed,
+      direction: r.transceiver?.currentDirection ?? null,
+    })),
+    videoTiles: p.figures.filter((f) => f.dataset.trackId).length,
+    audioPlaying: p.audioEls.size,
     stats: { ...p.stats },
   };
 }
@@ -1071,12 +1277,24 @@ window.meshflow = {
     p.pc.restartIce();
     return true;
   },
+  /// Stop (`on` false) or resume sending our `kind` ('audio' | 'video') to one peer: the
+  /// transceivers carrying our track go recvonly / back to sendrecv, a renegotiation follows (the
+  /// other page removes / shows that track again; tests use it). False if there is no such peer.
+  setSending(peerId, kind, on) {
+    const p = state.peers.get(peerId);
+    if (!p) return false;
+    for (const t of p.pc.getTransceivers()) {
+      if (t.receiver.track.kind !== kind || !t.sender.track || t.currentDirection === 'stopped') continue;
+      t.direction = on ? 'sendrecv' : 'recvonly';
+    }
+    return true;
+  },
   /// Diagnosis: one peer's transceivers (mid, directions, receiver track, what it decoded) and
   /// which of their tracks the peer's tile shows.
   async transceivers(peerId) {
     const p = state.peers.get(peerId);
     if (!p) return null;
-    const shown = p.remoteStream.getTracks().map((t) => t.id);
+    const shown = p.shownTrackIds();
     const sdp = (p.pc.remoteDescription?.sdp ?? '').split(/\r?\n/)
       .filter((l) => /^(m=|a=mid|a=ssrc|a=rtpmap|a=extmap|a=sendrecv|a=sendonly|a=recvonly|a=inactive)/.test(l));
     const all = [];
@@ -1097,6 +1315,21 @@ window.meshflow = {
       return r;
     }));
     return { transceivers: list, inbound: all, remoteSdp: sdp };
+  },
+  /// In-page only (live objects, not JSON): the remote tracks of `peerId` the page shows or plays,
+  /// in index order, each {kind, index, track, element (its <video> or <audio>), streamId}.
+  /// `kind` ('audio' | 'video') filters. Tests measure pixels and sound through these.
+  media(peerId, kind) {
+    const p = state.peers.get(peerId);
+    if (!p) return [];
+    const out = [];
+    for (const r of p.remote.values()) {
+      if (kind && r.kind !== kind) continue;
+      const element = r.kind === 'audio' ? p.audioEls.get(r.track.id)
+        : p.figures.find((f) => f.dataset.trackId === r.track.id)?.querySelector('video');
+      if (element) out.push({ kind: r.kind, index: r.index, track: r.track, element, streamId: r.streamId });
+    }
+    return out.sort((a, b) => (a.kind === b.kind ? a.index - b.index : a.kind < b.kind ? -1 : 1));
   },
   /// Send a JSON event on the data channel to one peer (true if sent).
   send(peerId, event) { return state.peers.get(peerId)?.sendEvent(event) ?? false; },

@@ -486,6 +486,9 @@ void Peer::local_description_set(const GstSDPMessage *sdp) {
 
 void Peer::apply_remote_offer(GstSDPMessage *sdp) {
   remote_fingerprint = sdp_fingerprint(sdp);
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++)
+    if (g_strcmp0(gst_sdp_media_get_media(gst_sdp_message_get_media(sdp, i)), "application") == 0)
+      remote_offered_data = true;
   answering = true;
   GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
   auto *ctx = new Ctx{&mgr_, uid};
@@ -864,6 +867,14 @@ void Peer::maybe_renegotiate() {
   // Wait until connected: webrtcbin 1.22 leaves the data channel m-line out of an offer made by
   // the answerer before the remote's data channel has arrived ("m=lines removed" at the remote).
   if (!renegotiate || awaiting_answer || answering || !remote_set || !ever_connected) return;
+  // ... and, when the remote's offer had a data channel, until it has arrived: before that,
+  // webrtcbin 1.22 leaves the application m-line out of our offer, and a browser refuses an offer
+  // whose m-lines are not the earlier ones in their order ("order of m-lines ... doesn't match";
+  // seen when a launcher sends a browser two streams of one kind).
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (remote_offered_data && !dc_) return;
+  }
   if (!has_unnegotiated_slot()) {  // the remote's offer already covered every slot
     renegotiate = false;
     return;
@@ -949,6 +960,7 @@ void Peer::on_data_channel(GstElement *, GObject *channel, gpointer d) {
     p.adopt_data_channel(ch);
     p.send_event(json_event("hello", p.mgr_.my_id()));
     g_object_unref(ch);
+    p.maybe_renegotiate();  // it may have waited for this data channel
   });
   // If the peer is gone the closure (and its ref) is dropped with the posted function.
 }

@@ -88,6 +88,7 @@ class Peer {
   bool renegotiate = false;
   bool connected = false;
   bool ever_connected = false;
+  bool remote_offered_data = false;  // the remote's offer had a data channel m-line
   bool failed = false;
   int attempts = 0;  // ICE restarts / fresh offers so far
   Clock::time_point failure_since{};

@@ -18,8 +18,8 @@
 //   the other page's tile (which went through VP8 too); Pearson correlation of the launcher tile's
 //   layout with the page's OWN preview layout > 0.8 and more than 0.5 above its correlation with
 //   the other page's tile layout (the other camera).
-// - Audio: a Web Audio AnalyserNode on the launcher tile's audio track (headless Chromium's getStats
-//   audioLevel stays 0), max RMS over the watch > 0.005 (the fake microphone beeps).
+// - Audio: a Web Audio AnalyserNode on the launcher's audio track (window.meshflow.media; headless
+//   Chromium's getStats audioLevel stays 0), max RMS over the watch > 0.005 (the fake mic beeps).
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -142,14 +142,14 @@ function pearson(a, b) {
 // `level` or `ticks` 50 ms windows passed.
 async function audioLevel(p, id, level, ticks) {
   return p.page.evaluate(async ({ id, level, ticks }) => {
-    const tile = [...document.querySelectorAll('#grid .tile.remote')].find((t) => t.dataset.peerId === id);
-    const stream = tile?.querySelector('video')?.srcObject;
-    if (!stream || !stream.getAudioTracks().length) return { error: 'no audio track on the tile' };
+    // The peer's audio tracks the page plays (one <audio> each; web/client.js window.meshflow.media).
+    const tracks = window.meshflow.media(id, 'audio').map((m) => m.track);
+    if (!tracks.length) return { error: 'the page plays no audio track of the launcher' };
     const ctx = new AudioContext();
     await ctx.resume().catch(() => {});
     const an = ctx.createAnalyser();
     an.fftSize = 2048;
-    ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks())).connect(an);
+    ctx.createMediaStreamSource(new MediaStream(tracks)).connect(an);
     const mute = ctx.createGain();
     mute.gain.value = 0;
     an.connect(mute).connect(ctx.destination);

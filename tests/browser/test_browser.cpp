@@ -223,3 +223,21 @@ TEST(Browser, WebRtcPageHearsWebSocketPage) {
   expect_pass("ws-fallback", r.exit_status, r.out, r.err, launcher);
   EXPECT_EQ(launcher.stop(), 0) << launcher.err();
 }
+
+// One peer, several streams of one kind: the launcher (manifests/two-streams.yaml) broadcasts a red
+// and a blue picture and a 440 Hz and a 1500 Hz tone on one webrtc_sink. The page shows a decoding
+// tile per video stream (different pictures) and plays both audio streams (spectral peaks on
+// AnalyserNodes); a second page's tile comes and goes while the launcher's stay (two_streams.mjs).
+// Registered as its own meson test (two-streams).
+TEST(BrowserStreams, PageShowsAndPlaysEveryStreamOfAPeer) {
+  ASSERT_TRUE(have_browser_tools());
+  std::string why;
+  if (webrtc_nodes_are_placeholders(&why)) GTEST_SKIP() << why;
+  Launcher launcher;
+  ASSERT_TRUE(launcher.start(manifest("two-streams.yaml")));
+  auto r = mf::test::run_process(
+      {node_path(), script("two_streams.mjs"), "--launcher", launcher.base(), "--room", "streams"}, {}, 200);
+  EXPECT_FALSE(r.timed_out);
+  expect_pass("two_streams", r.exit_status, r.out, r.err, launcher);
+  EXPECT_EQ(launcher.stop(), 0) << launcher.err();
+}

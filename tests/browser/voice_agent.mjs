@@ -144,14 +144,15 @@ async function run(browser) {
   const m0 = await llmMetrics();
   log(`metrics at start: ${JSON.stringify({ ...m0, lines: undefined })}`);
 
-  // Measure what the page plays of the agent's track: a Web Audio AnalyserNode on the stream of the
-  // agent's tile (headless Chromium has no audio output device, so the inbound-rtp audioLevel /
+  // Measure what the page plays of the agent's track: a Web Audio AnalyserNode on the agent's
+  // audio track (headless Chromium has no audio output device, so the inbound-rtp audioLevel /
   // totalAudioEnergy of getStats() stay 0 whatever arrives). Every 50 ms: RMS of the last 2048
   // samples, accumulated as energy (sum of RMS^2 x 50 ms).
   const meterState = await user.page.evaluate((id) => {
-    const tile = [...document.querySelectorAll('#grid .tile.remote')].find((t) => t.dataset.peerId === id);
-    const stream = tile?.querySelector('video')?.srcObject;
-    if (!stream || !stream.getAudioTracks().length) return 'no audio track on the tile';
+    // The agent's audio track the page plays (an <audio> per remote audio track: window.meshflow.media).
+    const tracks = window.meshflow.media(id, 'audio').map((m) => m.track);
+    if (!tracks.length) return 'no audio track played';
+    const stream = new MediaStream(tracks);
     const ctx = new AudioContext();
     const an = ctx.createAnalyser();
     an.fftSize = 2048;
@@ -175,7 +176,7 @@ async function run(browser) {
     return ctx.state;
   }, agentId);
   log(`audio meter on the agent's track: ${meterState}`);
-  if (meterState === 'no audio track on the tile') fail(`the page has no audio track from ${agentId}`);
+  if (meterState === 'no audio track played') fail(`the page has no audio track from ${agentId}`);
   const meter = () => user.page.evaluate(() => ({ ...window.__voiceAgentMeter }));
 
   // Every 250 ms: the energy the page played since the last look (one window), and the launcher's

@@ -67,17 +67,18 @@ const wsSummary = (s) => s && s.ws && {
   lastClose: s.ws.lastClose, lastError: s.ws.lastError,
 };
 
-// Audio energy the page plays of peer `id`'s track, from a Web Audio AnalyserNode on the tile's
-// stream (headless Chromium has no audio output device: getStats() audioLevel / totalAudioEnergy
+// Audio energy the page plays of peer `id`'s track, from a Web Audio AnalyserNode on its audio
+// track (headless Chromium has no audio output device: getStats() audioLevel / totalAudioEnergy
 // stay 0 whatever arrives). Every 50 ms: RMS of the last 2048 samples, summed as RMS^2 x 50 ms.
 async function audioEnergy(p, id) {
   return (p.page ?? p).evaluate((peer) => {
     window.__meters ??= {};
     let m = window.__meters[peer];
     if (!m) {
-      const tile = [...document.querySelectorAll('#grid .tile.remote')].find((t) => t.dataset.peerId === peer);
-      const stream = tile?.querySelector('video')?.srcObject;
-      if (!stream || !stream.getAudioTracks().length) return 0;
+      // The peer's audio track the page plays (an <audio> per remote audio track: window.meshflow.media).
+      const tracks = window.meshflow.media(peer, 'audio').map((m) => m.track);
+      if (!tracks.length) return 0;
+      const stream = new MediaStream(tracks);
       const ctx = new AudioContext();
       const an = ctx.createAnalyser();
       an.fftSize = 2048;
