@@ -127,6 +127,9 @@ PeerManager::~PeerManager() {
   }
   g_main_loop_unref(loop_);
   g_main_context_unref(ctx_);
+  // The session's series go with it (--serve makes and ends one session per room: without this
+  // /metrics would grow with every room ever served). Its peers' series went with each peer.
+  metrics::Registry::global().remove_series("meshflow_webrtc_", {{"session", settings_.room}});
   std::lock_guard<std::mutex> l(g_registry_mu);
   auto it = g_registry.find(std::make_pair(pipeline_, session_));
   if (it != g_registry.end() && it->second.expired()) g_registry.erase(it);

@@ -214,8 +214,12 @@ void RoomSessions::update_gauges(const std::string &room) {
     if (name == room && r.session) active = true;
   }
   reg.gauge("meshflow_serve_sessions", "Room sessions running (--serve)").set(n);
-  reg.gauge("meshflow_serve_session_active", "1 while the room has a session (--serve)", {{"room", room}})
-      .set(active ? 1 : 0);
+  // A room without a session has no series: a server that has served many rooms does not keep one
+  // per room forever (the session's own meshflow_webrtc_* series go with its peer manager).
+  if (active)
+    reg.gauge("meshflow_serve_session_active", "1 while the room has a session (--serve)", {{"room", room}}).set(1);
+  else
+    reg.remove_series("meshflow_serve_session_active", {{"room", room}});
 }
 
 }  // namespace mf::tools

@@ -11,7 +11,8 @@
 //   meshflow-launch: room 'R': session destroyed (no peers left)
 //   meshflow-launch: room 'R': session failed: <error>
 // Metrics (the server's registry, GET /metrics): meshflow_serve_sessions (gauge),
-// meshflow_serve_session_active{room} (gauge 1/0), meshflow_serve_sessions_created_total,
+// meshflow_serve_session_active{room} (1 while the room has a session; removed with it),
+// meshflow_serve_sessions_created_total,
 // meshflow_serve_sessions_destroyed_total, meshflow_serve_session_errors_total.
 //
 // Everything runs on the GMainContext that is thread-default when RoomSessions is created (the

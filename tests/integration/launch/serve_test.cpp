@@ -148,7 +148,10 @@ TEST_F(Serve, OneSessionPerRoomCreatedAndDestroyedWithItsPeers) {
   EXPECT_TRUE(wait_for([&] { return metrics().find("meshflow_serve_sessions 1\n") != std::string::npos; }, 10s))
       << metrics();
   m = metrics();
-  EXPECT_NE(m.find("meshflow_serve_session_active{room=\"alpha\"} 0"), std::string::npos) << m;
+  // The ended session's series are gone (a server serving many rooms must not keep them all).
+  EXPECT_EQ(m.find("room=\"alpha\""), std::string::npos) << m;
+  EXPECT_TRUE(wait_for([&] { return metrics().find("session=\"alpha\"") == std::string::npos; }, 10s)) << metrics();
+  EXPECT_NE(metrics().find("session=\"beta\""), std::string::npos) << "beta's series must stay\n" << metrics();
   EXPECT_NE(m.find("meshflow_serve_sessions_destroyed_total 1"), std::string::npos) << m;
 
   // Alpha comes back: a new session, media flows again.
