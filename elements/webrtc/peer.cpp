@@ -817,6 +817,7 @@ void Peer::wire_sends(const std::vector<std::shared_ptr<SendStream>> &streams) {
     for (const auto &s : streams)
       if (s == slot.stream && wanted(s)) keep = true;
     if (!keep) unlink_slot(slot);
+    else if (slot.rw) slot.rw->set_follow(slot.stream->follows_tag());  // its route may have changed
   }
   // 2. Every routed stream gets a slot of its own: a free one of the same kind and codec (the
   //    transceiver's codec preferences are fixed once negotiated), else a new transceiver.

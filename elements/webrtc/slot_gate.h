@@ -39,6 +39,8 @@ class SlotGate {
   }
   /// Does a packet that arrives now go to `peer`?
   bool passes(const std::string &peer) const { return !follow_ || target_.empty() || target_ == peer; }
+  /// The linked stream's route changed (pad properties set while linked): keep the target.
+  void set_follow(bool follow) { follow_ = follow; }
   bool follows() const { return follow_; }
   const std::string &target() const { return target_; }
 

@@ -45,6 +45,11 @@ void SlotRewrite::relink(bool follow) {
   seq.relinked();
 }
 
+void SlotRewrite::set_follow(bool follow) {
+  std::lock_guard<std::mutex> l(mu);
+  gate.set_follow(follow);
+}
+
 guint64 SlotRewrite::gated() const {
   std::lock_guard<std::mutex> l(mu);
   return gated_;

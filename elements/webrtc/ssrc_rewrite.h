@@ -45,6 +45,8 @@ class SlotRewrite {
   const bool video;
   /// The slot is being linked to a stream; `follow`: the stream follows its peer-id tag.
   void relink(bool follow);
+  /// The linked stream's route changed: whether it follows its tag now.
+  void set_follow(bool follow);
   /// Packets gated away so far (not sent to this peer because the stream's target was another).
   guint64 gated() const;
 
