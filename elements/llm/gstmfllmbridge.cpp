@@ -24,8 +24,17 @@
 //                  "confidence","timestamp":unix ms}
 // Properties: provider, url, model, voice, instructions, api-key-env, token-url, watchdog-ms,
 //   max-session-s, reconnect-min-ms, reconnect-max-ms, mock-delay-ms, mock-reply-ms,
-//   mock-silence-ms, mock-vad-threshold, flush-on-barge-in, output-period-ms, stats (read-only).
-//   See docs/llm.md.
+//   mock-silence-ms, mock-vad-threshold, flush-on-barge-in, output-period-ms, reply-to,
+//   stats (read-only). See docs/llm.md.
+// Reply to whoever spoke (reply-to=speaker; default all: no tags): the peer whose turn an answer
+//   answers is the upstream mixer's last `meshflow-speaker` when the user's turn ended (speech
+//   end), kept with the response (response.created) and its audio items, so whoever talks later
+//   does not steal it. When such an answer starts playing, a sticky stream tag
+//   `meshflow-peer-id` = that peer is pushed on `src` just before its first buffer (only if it
+//   differs from the last one); on `text` the tag comes when the turn ends, before the user's
+//   transcript and the answer's. No speaker known (no mixer upstream): no tag, the answer goes
+//   where the last one went (everyone before the first tag). A webrtc_sink / websocket_sink pad
+//   linked with `route: origin` follows these tags (manifests/voice-agent-party-reply.yaml).
 // Keys come only from the environment variable named by api-key-env (or an ephemeral token
 // from token-url) and are never logged.
 // Messages: element `meshflow-transcript`, `meshflow-llm-barge-in` {item_id, audio_end_ms,
@@ -35,6 +44,8 @@
 // Manifest:
 //   - {id: agent, type: llm_bridge, properties: {provider: openai_realtime, voice: alloy,
 //      instructions: "You are a helpful agent."}}
+//   In a party that answers whoever spoke: mixer (kind: audio, mode: all) -> agent with
+//   {reply-to: speaker} -> {from: agent, to: peers_out, route: origin}.
 // Launch line (offline, mock provider answering with tones):
 //   gst-launch-1.0 autoaudiosrc ! audioconvert ! audioresample ! mfllmbridge name=b
 //     b.src ! audioconvert ! autoaudiosink  b.text ! fakesink dump=true     (one line)
@@ -48,6 +59,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -73,8 +85,17 @@ constexpr int kOutRate = 24000;
 constexpr guint kDefaultPeriodMs = 10;
 constexpr size_t kQueueMax = size_t(kOutRate) * 120;
 
+// Who hears the assistant's answers (property reply-to).
+enum class ReplyTo { All = 0, Speaker = 1 };
+
+// The stream tag naming the peer a stream belongs to (webrtc_source, websocket_source, mixer) or,
+// on our outputs with reply-to=speaker, the peer an answer is for (webrtc_sink / websocket_sink
+// with `route: origin` and no origin peer follow it).
+constexpr const char *kPeerIdTag = "meshflow-peer-id";
+
 struct Settings {
   Provider provider = Provider::Mock;
+  ReplyTo reply_to = ReplyTo::All;
   std::string url, model, voice, instructions, key_env, token_url;
   guint watchdog_ms = 5000;
   guint max_session_s = 0;
@@ -119,6 +140,13 @@ struct Metrics {
   }
 };
 
+// One entry of the text pad's queue: a JSON event, or (tag non-empty) a `meshflow-peer-id` tag
+// to push before the events that follow.
+struct TextOut {
+  std::string json;
+  std::string tag;
+};
+
 struct Priv {
   std::mutex settings_mu;  // protects settings
   Settings settings;
@@ -131,7 +159,7 @@ struct Priv {
   std::mutex mu;  // protects everything below
   std::condition_variable cv;  // running / shutting changes
   OutQueue *queue = nullptr;
-  std::deque<std::string> text_out;  // JSON events for the text pad
+  std::deque<TextOut> text_out;      // JSON events (and reply-to tags) for the text pad
   std::condition_variable text_cv;   // text_out, text_eos, text_shutting changed
   bool text_started = false;         // text pad: stream-start/caps/segment/gap sent
   bool text_eos = false;             // text pad: push EOS after text_out is empty
@@ -145,6 +173,13 @@ struct Priv {
   // The last talker an upstream mixer named (`meshflow-speaker` events, see elements/mixer): user
   // transcripts carry it as their speaker; "user" when nothing upstream names one.
   std::string last_speaker;
+  // reply-to=speaker: who each answer is for. turn_speaker = last_speaker when the user's turn
+  // ended (speech end); a response created then answers that peer (response_target), and so does
+  // each queue item of it (item_target); the src task tags the audio with an item's peer when the
+  // item starts playing (audio_target = the last tag pushed there), the text task before the
+  // turn's transcripts (text_target = the last tag queued there). Empty = nobody named: no tag.
+  std::string turn_speaker, reply_target, audio_target, text_target;
+  std::map<std::string, std::string> response_target, item_target;
   bool eos_sent = false;
   GstClockID wait_id = nullptr;
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;
@@ -213,6 +248,7 @@ enum {
   PROP_FLUSH_ON_BARGE_IN,
   PROP_STATS,
   PROP_OUTPUT_PERIOD_MS,
+  PROP_REPLY_TO,
 };
 
 static GType mf_llm_provider_get_type() {
@@ -227,6 +263,28 @@ static GType mf_llm_provider_get_type() {
     g_once_init_leave(&type, t);
   }
   return type;
+}
+
+static GType mf_llm_reply_to_get_type() {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {int(ReplyTo::All), "Every answer to the whole stream: no tag (route it as the link says)", "all"},
+        {int(ReplyTo::Speaker),
+         "Each answer tagged (meshflow-peer-id) with the peer whose turn it answers", "speaker"},
+        {0, nullptr, nullptr}};
+    GType t = g_enum_register_static("MfLlmReplyTo", values);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}
+
+// A sticky stream tag naming `peer`: what the answer that follows on the pad is for.
+static GstEvent *peer_tag_event(const std::string &peer) {
+  GstTagList *tags = gst_tag_list_new_empty();
+  gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, kPeerIdTag, peer.c_str(), nullptr);
+  gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
+  return gst_event_new_tag(tags);
 }
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -259,7 +317,7 @@ static void emit_transcript(GstMfLlmBridge *self, const std::string &text, const
   std::string json = mf::llm::transcript_json(text, speaker, is_final, confidence, unix_ms);
   {
     std::lock_guard<std::mutex> lk(self->priv->mu);
-    if (self->priv->text_out.size() < 256) self->priv->text_out.push_back(json);
+    if (self->priv->text_out.size() < 256) self->priv->text_out.push_back(TextOut{json, {}});
     self->priv->text_cv.notify_all();
   }
   GstStructure *s = gst_structure_new("meshflow-transcript", "json", G_TYPE_STRING, json.c_str(),
@@ -333,6 +391,7 @@ static void barge_in(GstMfLlmBridge *self, GstClockTime detected) {
       end_ms = 0;
     }
     flushed = p.queue->clear();
+    p.item_target.clear();  // what was queued will never play
     p.last_n = 0;
     p.discont = true;
     do_flush = p.started && p.run.flush_on_barge_in;
@@ -376,6 +435,23 @@ static void speech_ended(GstMfLlmBridge *self, GstClockTime at) {
   std::lock_guard<std::mutex> lk(p.mu);
   p.speech_end = at;
   p.awaiting_first = GST_CLOCK_TIME_IS_VALID(at);
+  // The turn that just ended is answered to whoever spoke it, not whoever talks later. Its
+  // transcripts (the user's, then the answer's) go to that peer too.
+  p.turn_speaker = p.last_speaker;
+  if (p.run.reply_to == ReplyTo::Speaker && !p.turn_speaker.empty() && p.turn_speaker != p.text_target) {
+    p.text_target = p.turn_speaker;
+    p.text_out.push_back(TextOut{{}, p.turn_speaker});
+    p.text_cv.notify_all();
+  }
+}
+
+// The peer the answer item `item` (response `response`, may be empty) is for: its response's,
+// else the last turn's speaker. Remembered until the item starts playing. Call with mu held.
+static void note_item_target(Priv &p, const std::string &item, const std::string &response) {
+  if (p.run.reply_to != ReplyTo::Speaker || p.item_target.count(item)) return;
+  auto r = response.empty() ? p.response_target.end() : p.response_target.find(response);
+  if (p.item_target.size() > 64) p.item_target.clear();  // items that never played (cancelled)
+  p.item_target[item] = r != p.response_target.end() ? r->second : p.turn_speaker;
 }
 
 // ---- events from the network thread ----------------------------------------------------------
@@ -409,6 +485,10 @@ static void on_server_event(GstMfLlmBridge *self, mf::llm::ServerEvent &ev) {
     case EventKind::ResponseCreated: {
       std::lock_guard<std::mutex> lk(p.mu);
       p.playing_response = ev.response_id;
+      if (p.run.reply_to == ReplyTo::Speaker && !ev.response_id.empty()) {
+        if (p.response_target.size() > 64) p.response_target.clear();
+        p.response_target[ev.response_id] = p.turn_speaker;
+      }
       break;
     }
     case EventKind::AudioDelta: {
@@ -419,6 +499,7 @@ static void on_server_event(GstMfLlmBridge *self, mf::llm::ServerEvent &ev) {
           (!ev.response_id.empty() && ev.response_id == p.cancelled_response))
         break;  // in flight when we cancelled it
       if (!ev.response_id.empty()) p.playing_response = ev.response_id;
+      note_item_target(p, item, ev.response_id);
       size_t dropped = p.queue->push(item, ev.audio.data(), ev.audio.size());
       if (dropped) GST_WARNING_OBJECT(self, "assistant audio queue full, dropped %zu", dropped);
       break;
@@ -507,7 +588,7 @@ static void text_loop(gpointer data) {
     gst_pad_push_event(self->textpad, gst_event_new_segment(&seg));
     gst_pad_push_event(self->textpad, gst_event_new_gap(0, GST_CLOCK_TIME_NONE));
   }
-  std::deque<std::string> texts;
+  std::deque<TextOut> texts;
   bool eos;
   {
     std::unique_lock<std::mutex> lk(p.mu);
@@ -518,7 +599,11 @@ static void text_loop(gpointer data) {
   }
   GstClockTime now = running_now(self);
   for (auto &t : texts) {
-    GstBuffer *tb = gst_buffer_new_memdup(t.data(), t.size());
+    if (!t.tag.empty()) {  // reply-to=speaker: the transcripts that follow are for this peer
+      gst_pad_push_event(self->textpad, peer_tag_event(t.tag));
+      continue;
+    }
+    GstBuffer *tb = gst_buffer_new_memdup(t.json.data(), t.json.size());
     GST_BUFFER_PTS(tb) = now;
     gst_pad_push(self->textpad, tb);  // unlinked or flushing text pads are fine
   }
@@ -541,6 +626,7 @@ static gboolean text_activate_mode(GstPad *pad, GstObject *parent, GstPadMode mo
       p.text_shutting = false;
       p.text_started = false;
       p.text_eos = false;
+      p.text_target.clear();
     }
     return gst_pad_start_task(pad, text_loop, self, nullptr);
   }
@@ -618,6 +704,7 @@ static void src_loop(gpointer data) {
   bool mock_replied = false;
   unsigned reply_no = 0;
   GstClockTime first_audio_at = GST_CLOCK_TIME_NONE, end_at = GST_CLOCK_TIME_NONE;
+  std::string tag_peer;  // reply-to=speaker: push a tag naming this peer before the buffer
   {
     std::lock_guard<std::mutex> lk(p.mu);
     GstClockTime pts = p.next_pts;
@@ -627,7 +714,9 @@ static void src_loop(gpointer data) {
       if (p.reply_at > pts) lead = size_t(gst_util_uint64_scale(p.reply_at - pts, kOutRate, GST_SECOND));
       reply_no = ++p.turn;
       auto tone = mf::llm::mock_reply_tone(kOutRate, int(p.run.mock_reply_ms), reply_no);
-      p.queue->push("mock-" + std::to_string(reply_no), tone.data(), tone.size());
+      const std::string item = "mock-" + std::to_string(reply_no);
+      if (p.run.reply_to == ReplyTo::Speaker) p.item_target[item] = p.reply_target;
+      p.queue->push(item, tone.data(), tone.size());
       p.reply_at = GST_CLOCK_TIME_NONE;
       mock_replied = true;
     }
@@ -647,6 +736,13 @@ static void src_loop(gpointer data) {
         p.awaiting_first = false;
       }
       if (r.item_started) p.stats.responses++;
+      auto t = r.item_started ? p.item_target.find(r.item) : p.item_target.end();
+      if (t != p.item_target.end()) {
+        // A new answer starts playing: if it is for another peer than the last one, say so
+        // before its first sample (no speaker known: it goes where the last answer went).
+        if (!t->second.empty() && t->second != p.audio_target) tag_peer = p.audio_target = t->second;
+        p.item_target.erase(t);
+      }
     } else {
       p.last_n = 0;
     }
@@ -674,6 +770,10 @@ static void src_loop(gpointer data) {
   if (mock_replied) {
     emit_transcript(self, "Mock reply " + std::to_string(reply_no) + ".", "assistant", true,
                     1.0);
+  }
+  if (!tag_peer.empty()) {
+    GST_INFO_OBJECT(self, "answer for %s", tag_peer.c_str());
+    gst_pad_push_event(self->srcpad, peer_tag_event(tag_peer));
   }
   GstFlowReturn ret = gst_pad_push(self->srcpad, buf);
   if (finish) {
@@ -708,6 +808,7 @@ static gboolean src_activate_mode(GstPad *pad, GstObject *parent, GstPadMode mod
       p.discont = true;
       p.eos_pending = false;
       p.eos_sent = false;
+      p.audio_target.clear();
     }
     return gst_pad_start_task(pad, src_loop, self, nullptr);
   }
@@ -858,6 +959,7 @@ static GstFlowReturn sink_chain(GstPad *, GstObject *parent, GstBuffer *buf) {
           started = p.speech_start;
           if (GST_CLOCK_TIME_IS_VALID(now))
             p.reply_at = now + GstClockTime(p.run.mock_delay_ms) * GST_MSECOND;
+          p.reply_target = p.last_speaker;  // the reply answers whoever spoke this turn
         }
         speech_ended(self, now);
         double dur = GST_CLOCK_TIME_IS_VALID(started) && now > started
@@ -904,6 +1006,10 @@ static bool start_session(GstMfLlmBridge *self) {
     p.reply_at = GST_CLOCK_TIME_NONE;
     p.awaiting_first = false;
     p.last_n = 0;
+    p.turn_speaker.clear();
+    p.reply_target.clear();
+    p.response_target.clear();
+    p.item_target.clear();
     p.vad.configure(p.in_rate > 0 ? p.in_rate : 16000, p.run.mock_vad_threshold,
                     int(p.run.mock_silence_ms));
   }
@@ -1017,6 +1123,7 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
     case PROP_MOCK_VAD_THRESHOLD: s.mock_vad_threshold = g_value_get_int(value); break;
     case PROP_FLUSH_ON_BARGE_IN: s.flush_on_barge_in = g_value_get_boolean(value); break;
     case PROP_OUTPUT_PERIOD_MS: s.period_ms = g_value_get_uint(value); break;
+    case PROP_REPLY_TO: s.reply_to = ReplyTo(g_value_get_enum(value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
 }
@@ -1074,6 +1181,7 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
     case PROP_MOCK_VAD_THRESHOLD: g_value_set_int(value, s.mock_vad_threshold); break;
     case PROP_FLUSH_ON_BARGE_IN: g_value_set_boolean(value, s.flush_on_barge_in); break;
     case PROP_OUTPUT_PERIOD_MS: g_value_set_uint(value, s.period_ms); break;
+    case PROP_REPLY_TO: g_value_set_enum(value, int(s.reply_to)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
 }
@@ -1183,12 +1291,23 @@ static void gst_mf_llm_bridge_class_init(GstMfLlmBridgeClass *klass) {
                         "that arrives during silence starts at the next period boundary",
                         5, 40, kDefaultPeriodMs, flags));
   g_object_class_install_property(
+      oc, PROP_REPLY_TO,
+      g_param_spec_enum("reply-to", "Reply to",
+                        "all: answers are one stream for whoever the link routes it to; speaker: "
+                        "each answer (audio and its transcripts) is preceded by a meshflow-peer-id "
+                        "stream tag naming the peer whose turn it answers (the upstream mixer's "
+                        "active speaker when the turn ended), for a sink pad with route: origin",
+                        mf_llm_reply_to_get_type(), int(ReplyTo::All), flags));
+  g_object_class_install_property(
       oc, PROP_STATS,
       g_param_spec_boxed("stats", "Statistics",
                          "reconnects, errors by kind, first_audio_ms last/p50, "
                          "interruption_ms_last, responses, cancelled, ...",
                          GST_TYPE_STRUCTURE, GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
+  if (!gst_tag_exists(kPeerIdTag))
+    gst_tag_register(kPeerIdTag, GST_TAG_FLAG_META, G_TYPE_STRING, "meshflow peer id",
+                     "the peer a stream belongs to or is for", gst_tag_merge_use_first);
   gst_element_class_add_static_pad_template(ec, &sink_template);
   gst_element_class_add_static_pad_template(ec, &src_template);
   gst_element_class_add_static_pad_template(ec, &text_template);

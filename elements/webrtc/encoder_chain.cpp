@@ -9,10 +9,15 @@ bool SendStream::selects(const std::string &peer) const {
   std::lock_guard<std::mutex> l(mu);
   if (!linked) return false;
   if (route.empty() || route == "broadcast") return true;
-  if (route == "origin") return !origin_peer.empty() && origin_peer == peer;
+  if (route == "origin") return origin_peer.empty() || origin_peer == peer;  // empty: follows its tag
   if (route == "others") return origin_peer != peer;
   if (route.rfind("peer:", 0) == 0) return route.substr(5) == peer;
   return false;
+}
+
+bool SendStream::follows_tag() const {
+  std::lock_guard<std::mutex> l(mu);
+  return route == "origin" && origin_peer.empty();
 }
 
 namespace {

@@ -45,8 +45,12 @@ struct SendStream {
   // track of a kind: a page saw its blurred video or its mix never).
   bool linked = false;
 
-  /// Does this stream go to `peer`?
+  /// Does this stream go to `peer`? (A tag-following stream is negotiated with every peer; its
+  /// slots gate it, see slot_gate.h.)
   bool selects(const std::string &peer) const;
+  /// `route: origin` without an origin-peer: the stream goes to the peer its `meshflow-peer-id`
+  /// stream tag names (slot_gate.h), switching at run time without renegotiation.
+  bool follows_tag() const;
 };
 
 /// The set of send streams of one webrtc_sink, shared with the session's PeerManager.

@@ -15,6 +15,14 @@
 //                     "others" (every peer but origin-peer) | "peer:<id>" (one peer)
 //     origin-peer (string): the peer the stream came from (used by origin / others)
 //   A pad's stream goes to no peer until the pad is linked: set route and origin-peer first.
+//   `route: origin` WITHOUT origin-peer (a shared stream, not a per-peer chain) follows the
+//   stream: it goes to the peer named by the last `meshflow-peer-id` stream tag that came down
+//   the pad (llm_bridge reply-to=speaker tags each answer with the peer it answers), to every
+//   peer before the first such tag. The switch takes effect at the first buffer after the tag and
+//   needs no renegotiation: the pad is negotiated with every peer like broadcast and each peer's
+//   slot drops the packets meant for another one, numbering what it sends contiguously so no
+//   loss is seen (slot_gate.h; stats: packets-gated per peer). Video slots that open request a
+//   key frame. Text pads with such a route send each event to the tagged peer only.
 //   REQUEST sink `text_%u` (application/x-meshflow-event, application/json, text/x-raw): one
 //   transcript per buffer (llm_bridge's `text`, a JSON object with "text", or plain text), sent as
 //   a `transcript` event (docs/protocols.md) over the data channel of every peer the pad's route
@@ -33,6 +41,8 @@
 //   links:
 //     - { from: cam, to: peers_out, route: broadcast }
 //   gst-launch-1.0 videotestsrc is-live=true ! mfwebrtcsink room=demo ice-local-addresses='<127.0.0.1>'
+//   The agent answers whoever spoke (manifests/voice-agent-party-reply.yaml):
+//     - { from: agent, to: peers_out, route: origin }   # agent: llm_bridge with reply-to: speaker
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -118,7 +128,9 @@ static void mf_webrtc_sink_pad_class_init(MfWebrtcSinkPadClass *klass) {
       g_param_spec_string("route", "Route", "Which peers get this stream: broadcast | origin | others | peer:<id>",
                           "broadcast", GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property(oc, PAD_PROP_ORIGIN,
-      g_param_spec_string("origin-peer", "Origin peer", "The peer this stream came from (for origin / others)",
+      g_param_spec_string("origin-peer", "Origin peer",
+                          "The peer this stream came from (for origin / others); empty with route origin: "
+                          "the peer named by the stream's meshflow-peer-id tag, switched without renegotiation",
                           "", GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 }
 
@@ -218,7 +230,24 @@ struct TextTarget {
   GstElement *sink;  // the element (borrowed: the fakesink lives in it)
   std::shared_ptr<SendStream> stream;
   std::string pad_name;
+  // The peer the last `meshflow-peer-id` stream tag named (a tag-following route sends only to
+  // it). Written by text_tag_probe and read by text_handoff, both on the fakesink's streaming
+  // thread; shared because the probe and the handoff closure are freed separately.
+  std::shared_ptr<std::string> target = std::make_shared<std::string>();
 };
+
+static GstPadProbeReturn text_tag_probe(GstPad *, GstPadProbeInfo *info, gpointer d) {
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(ev) != GST_EVENT_TAG) return GST_PAD_PROBE_OK;
+  GstTagList *tags = nullptr;
+  gst_event_parse_tag(ev, &tags);
+  gchar *peer = nullptr;
+  if (tags && gst_tag_list_get_scope(tags) == GST_TAG_SCOPE_STREAM && gst_tag_list_get_string(tags, kPeerIdTag, &peer)) {
+    *static_cast<std::shared_ptr<std::string> *>(d)->get() = peer;
+    g_free(peer);
+  }
+  return GST_PAD_PROBE_OK;
+}
 
 static void text_handoff(GstElement *, GstBuffer *buf, GstPad *, gpointer d) {
   auto *t = static_cast<TextTarget *>(d);
@@ -238,19 +267,25 @@ static void text_handoff(GstElement *, GstBuffer *buf, GstPad *, gpointer d) {
                         ("webrtc_sink %s: event dropped: %s", t->pad_name.c_str(), error.c_str()), (nullptr));
     return;
   }
-  if (auto m = GST_MF_WEBRTC_SINK(t->sink)->priv->st.get()) m->send_event(t->stream, mf::transport::make_transcript(tr));
+  if (auto m = GST_MF_WEBRTC_SINK(t->sink)->priv->st.get())
+    m->send_event(t->stream, mf::transport::make_transcript(tr), *t->target);
 }
 
 static GstPad *make_text_target(GstElement *e, const std::shared_ptr<SendStream> &stream) {
   GstElement *fs = gst_element_factory_make("fakesink", nullptr);
   if (!fs) return nullptr;
   g_object_set(fs, "sync", FALSE, "async", FALSE, "signal-handoffs", TRUE, "enable-last-sample", FALSE, nullptr);
-  g_signal_connect_data(fs, "handoff", G_CALLBACK(text_handoff), new TextTarget{e, stream, stream->pad_name},
+  auto *t = new TextTarget{e, stream, stream->pad_name};
+  GstPad *pad = gst_element_get_static_pad(fs, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, text_tag_probe,
+                    new std::shared_ptr<std::string>(t->target),
+                    [](gpointer d) { delete static_cast<std::shared_ptr<std::string> *>(d); });
+  g_signal_connect_data(fs, "handoff", G_CALLBACK(text_handoff), t,
                         [](gpointer d, GClosure *) { delete static_cast<TextTarget *>(d); }, GConnectFlags(0));
   gst_bin_add(GST_BIN(e), fs);
   gst_element_sync_state_with_parent(fs);
   stream->elements.push_back(GST_ELEMENT(gst_object_ref(fs)));  // freed by destroy_send_chain
-  return gst_element_get_static_pad(fs, "sink");
+  return pad;
 }
 
 static GstPad *sink_request_new_pad(GstElement *e, GstPadTemplate *templ, const gchar *name, const GstCaps *) {

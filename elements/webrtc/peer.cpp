@@ -337,7 +337,8 @@ bool Peer::add_transceiver(Kind kind, bool send, bool recv, const Codec *codec) 
       // The queue (in webrtc_sink) and webrtcbin (in the host bin) have different parents.
       gst_pad_link_full(qsrc, pad, GST_PAD_LINK_CHECK_NOTHING);
       slot.ssrc = new_slot_ssrc();
-      attach_ssrc_rewrite(qsrc, slot.ssrc);  // what this peer is told is what it gets
+      slot.rw = std::make_shared<SlotRewrite>(slot.ssrc, id, kind == Kind::Video);
+      attach_slot_rewrite(qsrc, slot.rw);  // what this peer is told is what it gets
       gst_object_unref(qsrc);
       // A webrtcbin already running has activated the new pad: announce at once (else build()).
       if (gst_pad_is_active(pad)) announce_slot_ssrc(pad, *codec, slot.ssrc);
@@ -773,6 +774,8 @@ GstPadProbeReturn Peer::recv_probe(GstPad *pad, GstPadProbeInfo *info, gpointer 
 // Send
 
 void Peer::link_slot(SendSlot &slot, const std::shared_ptr<SendStream> &s) {
+  // Before the link: the stream's sticky events (its tag among them) follow it into the queue.
+  slot.rw->relink(s->follows_tag());
   GstPad *qsink = gst_element_get_static_pad(slot.queue, "sink");
   GstPad *tee_pad = gst_element_request_pad_simple(s->tee, "src_%u");
   if (gst_pad_link_full(tee_pad, qsink, GST_PAD_LINK_CHECK_NOTHING) != GST_PAD_LINK_OK)
@@ -817,6 +820,7 @@ void Peer::wire_sends(const std::vector<std::shared_ptr<SendStream>> &streams) {
     for (const auto &s : streams)
       if (s == slot.stream && wanted(s)) keep = true;
     if (!keep) unlink_slot(slot);
+    else if (slot.rw) slot.rw->set_follow(slot.stream->follows_tag());  // its route may have changed
   }
   // 2. Every routed stream gets a slot of its own: a free one of the same kind and codec (the
   //    transceiver's codec preferences are fixed once negotiated), else a new transceiver.
@@ -950,7 +954,11 @@ void Peer::request_stats() {
 
 PeerStats Peer::stats() const {
   std::lock_guard<std::mutex> l(mu_);
-  return stats_;
+  PeerStats ps = stats_;
+  ps.packets_gated = 0;
+  for (const auto &slot : slots_)
+    if (slot.rw) ps.packets_gated += slot.rw->gated();
+  return ps;
 }
 
 void Peer::on_data_channel(GstElement *, GObject *channel, gpointer d) {

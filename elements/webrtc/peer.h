@@ -112,6 +112,7 @@ class Peer {
     GstPad *tee_pad = nullptr;      // requested from stream->tee (ref)
     std::shared_ptr<SendStream> stream;
     guint32 ssrc = 0;               // the slot's own (ssrc_rewrite.h)
+    std::shared_ptr<SlotRewrite> rw;  // SSRC/seqnum rewrite and tag gate of the slot's packets
   };
   struct Recv {
     Peer *peer;

@@ -477,10 +477,11 @@ void PeerManager::streams_changed() {
   });
 }
 
-void PeerManager::send_event(std::shared_ptr<const SendStream> route, std::string json) {
-  post([this, route = std::move(route), json = std::move(json)] {
+void PeerManager::send_event(std::shared_ptr<const SendStream> route, std::string json, std::string target) {
+  post([this, route = std::move(route), json = std::move(json), target = std::move(target)] {
+    const bool follow = route->follows_tag() && !target.empty();
     for (auto &[id, p] : peers_)
-      if (route->selects(id)) p->send_event(json);
+      if (route->selects(id) && (!follow || id == target)) p->send_event(json);
   });
 }
 

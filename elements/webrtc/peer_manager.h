@@ -62,8 +62,10 @@ class PeerManager {
   /// A sink pad was added or its route changed: rewire every peer (asynchronous).
   void streams_changed();
   /// Send a JSON event over the data channel to every connected peer `route` selects
-  /// (asynchronous; peers whose channel is not open miss it).
-  void send_event(std::shared_ptr<const SendStream> route, std::string json);
+  /// (asynchronous; peers whose channel is not open miss it). A tag-following route
+  /// (SendStream::follows_tag) goes to `target` only, the peer its stream's last tag named (every
+  /// peer while empty).
+  void send_event(std::shared_ptr<const SendStream> route, std::string json, std::string target = {});
   /// A sink pad is going away: unlink it from every peer (synchronous).
   void remove_stream(const SendStream *s);
   /// An ERROR from inside a peer's elements: end that peer (asynchronously) and return true.

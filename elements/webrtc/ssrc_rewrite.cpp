@@ -1,6 +1,7 @@
 #include "ssrc_rewrite.h"
 
 #include <gst/rtp/rtp.h>
+#include <gst/video/video.h>
 
 #include <string>
 
@@ -38,57 +39,122 @@ bool announce_slot_ssrc(GstPad *webrtcbin_pad, const Codec &codec, guint32 ssrc)
   return ok;
 }
 
-namespace {
-
-GstBuffer *rewrite_buffer(GstBuffer *buf, guint32 ssrc) {
-  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-  if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp)) return buf;
-  const bool same = gst_rtp_buffer_get_ssrc(&rtp) == ssrc;
-  gst_rtp_buffer_unmap(&rtp);
-  if (same) return buf;
-  buf = gst_buffer_make_writable(buf);  // the tee shares it with the other peers' branches
-  if (gst_rtp_buffer_map(buf, GST_MAP_WRITE, &rtp)) {
-    gst_rtp_buffer_set_ssrc(&rtp, ssrc);
-    gst_rtp_buffer_unmap(&rtp);
-  }
-  return buf;
+void SlotRewrite::relink(bool follow) {
+  std::lock_guard<std::mutex> l(mu);
+  gate.reset(follow);
+  seq.relinked();
 }
 
-GstPadProbeReturn rewrite_probe(GstPad *, GstPadProbeInfo *info, gpointer d) {
-  const guint32 ssrc = GPOINTER_TO_UINT(d);
-  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    GST_PAD_PROBE_INFO_DATA(info) = rewrite_buffer(GST_PAD_PROBE_INFO_BUFFER(info), ssrc);
-  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
-    for (guint i = 0; i < gst_buffer_list_length(list); i++) {
-      GstBuffer *b = gst_buffer_list_get(list, i);
-      GstBuffer *r = rewrite_buffer(gst_buffer_ref(b), ssrc);
-      if (r != b) {
-        gst_buffer_list_remove(list, i, 1);
-        gst_buffer_list_insert(list, gint(i), r);
-      } else {
-        gst_buffer_unref(r);
+void SlotRewrite::set_follow(bool follow) {
+  std::lock_guard<std::mutex> l(mu);
+  gate.set_follow(follow);
+}
+
+guint64 SlotRewrite::gated() const {
+  std::lock_guard<std::mutex> l(mu);
+  return gated_;
+}
+
+// The probe: one call per buffer, list or event on the slot's queue source pad (its streaming
+// thread), so the gate sees tags and packets in stream order.
+struct SlotProbe {
+  // Rewrites (or drops: returns nullptr) one packet. Called with rw.mu held.
+  static GstBuffer *packet(SlotRewrite &rw, GstBuffer *buf) {
+    if (!rw.gate.passes(rw.peer)) {
+      rw.seq.dropped();
+      rw.gated_++;
+      gst_buffer_unref(buf);
+      return nullptr;
+    }
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp)) return buf;  // not RTP: leave it
+    const guint16 in_seq = gst_rtp_buffer_get_seq(&rtp);
+    const guint16 out_seq = rw.seq.map(in_seq);
+    const bool marker = rw.seq.resumed() && !rw.video;  // audio: a new talkspurt starts
+    const bool same = gst_rtp_buffer_get_ssrc(&rtp) == rw.ssrc && out_seq == in_seq &&
+                      (!marker || gst_rtp_buffer_get_marker(&rtp));
+    gst_rtp_buffer_unmap(&rtp);
+    if (same) return buf;
+    buf = gst_buffer_make_writable(buf);  // the tee shares it with the other peers' branches
+    if (gst_rtp_buffer_map(buf, GST_MAP_WRITE, &rtp)) {
+      gst_rtp_buffer_set_ssrc(&rtp, rw.ssrc);
+      gst_rtp_buffer_set_seq(&rtp, out_seq);
+      if (marker) gst_rtp_buffer_set_marker(&rtp, TRUE);
+      gst_rtp_buffer_unmap(&rtp);
+    }
+    return buf;
+  }
+
+  // A stream tag: the target of a tag-following stream. Returns true if the slot just opened
+  // (the target became this slot's peer).
+  static bool tag(SlotRewrite &rw, GstEvent *ev) {
+    GstTagList *tags = nullptr;
+    gst_event_parse_tag(ev, &tags);
+    gchar *peer = nullptr;
+    if (!tags || gst_tag_list_get_scope(tags) != GST_TAG_SCOPE_STREAM ||
+        !gst_tag_list_get_string(tags, kPeerIdTag, &peer))
+      return false;
+    bool opened = false;
+    {
+      std::lock_guard<std::mutex> l(rw.mu);
+      if (rw.gate.follows() && rw.gate.set_target(peer)) {
+        opened = rw.gate.target() == rw.peer;
+        GST_DEBUG("slot %u (peer %s): stream target is now %s", rw.ssrc, rw.peer.c_str(), peer);
       }
     }
-    GST_PAD_PROBE_INFO_DATA(info) = list;
-  } else if ((info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) &&
-             GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_CAPS) {
-    GstCaps *caps = nullptr;
-    gst_event_parse_caps(GST_PAD_PROBE_INFO_EVENT(info), &caps);
-    GstEvent *ev = caps_event_with_ssrc(caps, ssrc);
-    gst_event_unref(GST_PAD_PROBE_INFO_EVENT(info));
-    GST_PAD_PROBE_INFO_DATA(info) = ev;
+    g_free(peer);
+    return opened;
   }
-  return GST_PAD_PROBE_OK;
-}
 
-}  // namespace
+  static GstPadProbeReturn run(GstPad *pad, GstPadProbeInfo *info, gpointer d) {
+    auto &rw = **static_cast<std::shared_ptr<SlotRewrite> *>(d);
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+      std::lock_guard<std::mutex> l(rw.mu);
+      GstBuffer *b = packet(rw, GST_PAD_PROBE_INFO_BUFFER(info));
+      if (!b) {
+        GST_PAD_PROBE_INFO_DATA(info) = nullptr;
+        return GST_PAD_PROBE_HANDLED;  // dropped (and unreffed) by the gate
+      }
+      GST_PAD_PROBE_INFO_DATA(info) = b;
+    } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+      GstBufferList *in = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
+      GstBufferList *out = gst_buffer_list_new_sized(gst_buffer_list_length(in));
+      {
+        std::lock_guard<std::mutex> l(rw.mu);
+        for (guint i = 0; i < gst_buffer_list_length(in); i++)
+          if (GstBuffer *b = packet(rw, gst_buffer_ref(gst_buffer_list_get(in, i))))
+            gst_buffer_list_add(out, b);
+      }
+      gst_buffer_list_unref(in);
+      if (gst_buffer_list_length(out) == 0) {
+        gst_buffer_list_unref(out);
+        GST_PAD_PROBE_INFO_DATA(info) = nullptr;
+        return GST_PAD_PROBE_HANDLED;
+      }
+      GST_PAD_PROBE_INFO_DATA(info) = out;
+    } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+      GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+      if (GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
+        GstCaps *caps = nullptr;
+        gst_event_parse_caps(ev, &caps);
+        GstEvent *nev = caps_event_with_ssrc(caps, rw.ssrc);
+        gst_event_unref(ev);
+        GST_PAD_PROBE_INFO_DATA(info) = nev;
+      } else if (GST_EVENT_TYPE(ev) == GST_EVENT_TAG && tag(rw, ev) && rw.video) {
+        // The peer starts receiving mid-stream: it needs a key frame to decode.
+        gst_pad_send_event(pad, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+      }
+    }
+    return GST_PAD_PROBE_OK;
+  }
+};
 
-void attach_ssrc_rewrite(GstPad *pad, guint32 ssrc) {
+void attach_slot_rewrite(GstPad *pad, std::shared_ptr<SlotRewrite> rw) {
   gst_pad_add_probe(pad,
                     GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
                                     GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-                    rewrite_probe, GUINT_TO_POINTER(ssrc), nullptr);
+                    SlotProbe::run, new std::shared_ptr<SlotRewrite>(std::move(rw)),
+                    [](gpointer d) { delete static_cast<std::shared_ptr<SlotRewrite> *>(d); });
 }
 
 }  // namespace mf::webrtc

@@ -73,7 +73,8 @@ GstStructure *peer_stats_structure(const std::string &peer_id, const PeerStats &
                            "frames-decoded", G_TYPE_UINT64, (guint64)ps.frames_decoded,
                            "frames-dropped", G_TYPE_UINT64, (guint64)ps.frames_dropped, "setup-ms",
                            G_TYPE_DOUBLE, ps.setup_s < 0 ? -1.0 : ps.setup_s * 1e3, "connected-ms",
-                           G_TYPE_DOUBLE, ps.connected_s < 0 ? -1.0 : ps.connected_s * 1e3, nullptr);
+                           G_TYPE_DOUBLE, ps.connected_s < 0 ? -1.0 : ps.connected_s * 1e3,
+                           "packets-gated", G_TYPE_UINT64, (guint64)ps.packets_gated, nullptr);
 }
 
 void export_peer_metrics(const std::string &session, const std::string &peer, const PeerStats &ps) {

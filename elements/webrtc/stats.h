@@ -25,13 +25,16 @@ struct PeerStats {
   uint64_t frames_dropped = 0;  // decoded buffers dropped because the pad was not linked
   double setup_s = -1;          // announce (or peer creation, if later) -> first decoded buffer
   double connected_s = -1;      // same origin -> ICE connected
+  uint64_t packets_gated = 0;   // RTP packets of tag-following streams not sent to this peer
+                                // because the stream's target was another peer (slot_gate.h)
 };
 
 /// Fold one get-stats reply into `ps` (bitrates from the byte deltas over `interval_s`).
 void update_from_webrtc_stats(PeerStats &ps, const GstStructure *stats, double interval_s);
 
 /// `peer` structure: state, rtt-ms, fraction-lost, packets-lost, jitter-ms, bitrate-in,
-/// bitrate-out, audio-buffers, frames-decoded, frames-dropped, setup-ms, connected-ms.
+/// bitrate-out, audio-buffers, frames-decoded, frames-dropped, setup-ms, connected-ms,
+/// packets-gated.
 GstStructure *peer_stats_structure(const std::string &peer_id, const PeerStats &ps);
 
 /// Update the per-peer gauges (meshflow_webrtc_rtt_seconds, _packet_loss_ratio, _jitter_seconds,

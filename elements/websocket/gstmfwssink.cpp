@@ -17,10 +17,14 @@
 //   Pad properties (like webrtc_sink's): route (string): "broadcast" (default, every peer) |
 //   "origin" (only origin-peer) | "others" (every peer but origin-peer) | "peer:<id>";
 //   origin-peer (string): the peer the stream came from (the session sets both).
+//   `route: origin` without origin-peer (a shared stream, e.g. llm_bridge with reply-to=speaker)
+//   follows the stream's `meshflow-peer-id` stream tag: each buffer goes to the peer the last tag
+//   named (every peer before the first tag); the first frame after a switch is marked discont.
 // Properties: the shared ones (see websocket_source): room, url, session, heartbeat-ms,
 //   max-queue-bytes, message-rate, byte-rate.
 // Example:
 //   links: [{from: ws_in.audio, to: sync}, {from: sync, to: ws_out, route: origin}]
+//   answer whoever spoke: [{from: agent, to: ws_out, route: origin}]  (agent: reply-to: speaker)
 //   gst-launch-1.0 audiotestsrc is-live=true ! audio/x-raw,format=S16LE,rate=48000,channels=1 !
 //       mfwssink url=ws://127.0.0.1:8080/ws room=demo
 #include <gst/gst.h>
@@ -48,6 +52,7 @@ G_END_DECLS
 struct PadState {
   std::mutex mu;  // protects all
   std::string route = "broadcast", origin;
+  std::string tagged;  // the peer the last `meshflow-peer-id` stream tag named (route origin, no origin)
   uint32_t key = 0;
   bool text = false;
   tp::StreamFormat fmt;
@@ -110,7 +115,9 @@ static void mf_ws_sink_pad_class_init(MfWsSinkPadClass *klass) {
       g_param_spec_string("route", "Route", "Which peers get this stream: broadcast | origin | others | peer:<id>",
                           "broadcast", GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property(oc, PAD_PROP_ORIGIN,
-      g_param_spec_string("origin-peer", "Origin peer", "The peer this stream came from (for origin / others)",
+      g_param_spec_string("origin-peer", "Origin peer",
+                          "The peer this stream came from (for origin / others); empty with route origin: "
+                          "the peer named by the stream's meshflow-peer-id tag",
                           "", GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 }
 
@@ -155,6 +162,9 @@ static std::vector<std::string> targets(GstMfWsSink *self, PadState *st,
     std::lock_guard<std::mutex> l(st->mu);
     route = st->route;
     origin = st->origin;
+    // route origin without an origin peer (a shared stream): the peer its tag names, everyone
+    // before the first tag.
+    if (route == "origin" && origin.empty()) route = st->tagged.empty() ? "broadcast" : "peer:" + st->tagged;
   }
   for (auto &p : peers) {
     if (route == "broadcast" || (route == "origin" && p == origin) || (route == "others" && p != origin) ||
@@ -265,6 +275,19 @@ static gboolean sink_event(GstPad *pad, GstObject *parent, GstEvent *ev) {
     case GST_EVENT_FLUSH_STOP: {
       std::lock_guard<std::mutex> l(st->mu);
       st->discont = true;
+      break;
+    }
+    case GST_EVENT_TAG: {
+      // Serialized with the buffers: the next buffer already goes to the new target.
+      GstTagList *tags = nullptr;
+      gst_event_parse_tag(ev, &tags);
+      gchar *peer = nullptr;
+      if (tags && gst_tag_list_get_scope(tags) == GST_TAG_SCOPE_STREAM && gst_tag_list_get_string(tags, kPeerIdTag, &peer)) {
+        std::lock_guard<std::mutex> l(st->mu);
+        if (st->tagged != peer) st->discont = true;  // the new target's stream resumes here
+        st->tagged = peer;
+      }
+      g_free(peer);
       break;
     }
     default:

@@ -19,7 +19,31 @@ const PlanElement *Graph::element_for(GstObject *obj) const {
   return nullptr;
 }
 
+// A request pad whose type has a `route` property (webrtc_sink, websocket_sink) for a link with a
+// route: requested and given the route BEFORE it is linked (those sinks route a stream from the
+// moment its pad is linked). nullptr when the link has no route or the pad no such property.
+static GstPad *request_routed_pad(GstElement *dst, const PlanLink &l) {
+  if (!l.dst_request || l.route.empty() || l.dst_pad.empty()) return nullptr;
+  GstPadTemplate *t = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(dst), l.dst_pad.c_str());
+  if (!t || GST_PAD_TEMPLATE_PRESENCE(t) != GST_PAD_REQUEST) return nullptr;
+  auto *klass = static_cast<GObjectClass *>(g_type_class_ref(GST_PAD_TEMPLATE_GTYPE(t) != G_TYPE_NONE
+                                                                 ? GST_PAD_TEMPLATE_GTYPE(t)
+                                                                 : GST_TYPE_PAD));
+  const bool routed = g_object_class_find_property(klass, "route") != nullptr;
+  g_type_class_unref(klass);
+  if (!routed) return nullptr;
+  GstPad *req = gst_element_request_pad(dst, t, nullptr, nullptr);
+  if (req) g_object_set(req, "route", l.route.c_str(), nullptr);
+  return req;
+}
+
 static bool link_now(GstElement *src, const PlanLink &l, GstElement *dst, const char *src_pad) {
+  if (GstPad *req = request_routed_pad(dst, l)) {
+    bool ok = gst_element_link_pads_full(src, src_pad, dst, GST_PAD_NAME(req), GST_PAD_LINK_CHECK_DEFAULT);
+    if (!ok) gst_element_release_request_pad(dst, req);
+    gst_object_unref(req);
+    return ok;
+  }
   return gst_element_link_pads_full(src, src_pad, dst, l.dst_pad.empty() ? nullptr : l.dst_pad.c_str(),
                                     GST_PAD_LINK_CHECK_DEFAULT);
 }

@@ -1,8 +1,10 @@
 // websocket_source / websocket_sink as GStreamer elements in this process: transcripts from a
-// text pad to a Node `ws` client, client mode (`url`) against a real meshflow-launch, and client
+// text pad to a Node `ws` client, a `route: origin` pad without origin peer following its
+// stream's meshflow-peer-id tag, client mode (`url`) against a real meshflow-launch, and client
 // mode's reconnect with backoff against a closed port.
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
@@ -171,4 +173,74 @@ TEST(WebSocketElements, ClientModeReconnectsWithBackoff) {
   gst_element_set_state(pipe, GST_STATE_NULL);
   gst_object_unref(pipe);
   EXPECT_GE(mf::metrics::Registry::global().value("meshflow_ws_connections_total", {{"result", "client_failed"}}), 2);
+}
+
+// A text pad with route origin and no origin-peer (llm_bridge reply-to=speaker's transcripts)
+// follows its stream's meshflow-peer-id tag: before any tag both peers get the event; after a tag
+// naming alice only alice, then only bob.
+TEST(WebSocketElements, RouteOriginWithoutOriginPeerFollowsTheStreamTag) {
+  REQUIRE_NODE();
+  unsigned port = server().port();
+  GstElement *sink = gst_element_factory_make("mfwssink", nullptr);
+  ASSERT_TRUE(sink);
+  g_object_set(sink, "room", "follow", nullptr);
+  GstHarness *h = gst_harness_new_with_element(sink, "text_%u", nullptr);  // requests text_0
+  gst_object_unref(sink);
+  gst_harness_set_src_caps_str(h, "text/x-raw,format=utf8");
+  GstPad *pad = gst_pad_get_peer(h->srcpad);
+  ASSERT_TRUE(pad);
+  g_object_set(pad, "route", "origin", nullptr);
+  gst_object_unref(pad);
+
+  const std::string node_bin = node();
+  const std::string script = env_path("MESHFLOW_SOURCE_ROOT") + "/tests/integration/websocket/ws_client.mjs";
+  size_t before = mf::transport::WsEndpoint::global().connection_count();
+  struct Client {
+    GSubprocess *p = nullptr;
+    bool exited = false;
+    gchar *out = nullptr;
+  } clients[2];
+  const char *ids[2] = {"alice", "bob"};
+  for (int i = 0; i < 2; i++) {
+    std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/ws?room=follow&peer_id=" + ids[i];
+    const char *argv[] = {node_bin.c_str(), script.c_str(), "listen", "--url", url.c_str(), "--ms", "2000", nullptr};
+    GError *err = nullptr;
+    clients[i].p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err);
+    ASSERT_TRUE(clients[i].p) << (err ? err->message : "");
+  }
+  ASSERT_TRUE(spin_until([&] { return mf::transport::WsEndpoint::global().connection_count() >= before + 2; }));
+  g_usleep(200000);
+  auto tag = [&](const char *peer) {
+    GstTagList *tags = gst_tag_list_new_empty();
+    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, "meshflow-peer-id", peer, nullptr);
+    gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_tag(tags)));
+  };
+  auto say = [&](const char *text) {
+    ASSERT_EQ(gst_harness_push(h, gst_buffer_new_memdup(text, strlen(text))), GST_FLOW_OK);
+  };
+  say("for everyone");
+  tag("alice");
+  say("for alice");
+  tag("bob");
+  say("for bob");
+  for (auto &c : clients)
+    g_subprocess_communicate_utf8_async(c.p, nullptr, nullptr, +[](GObject *o, GAsyncResult *r, gpointer d) {
+      auto *c = static_cast<Client *>(d);
+      g_subprocess_communicate_utf8_finish(G_SUBPROCESS(o), r, &c->out, nullptr, nullptr);
+      c->exited = true;
+    }, &c);
+  ASSERT_TRUE(spin_until([&] { return clients[0].exited && clients[1].exited; }));
+  gst_harness_teardown(h);
+  std::string alice = clients[0].out ? clients[0].out : "", bob = clients[1].out ? clients[1].out : "";
+  for (auto &c : clients) {
+    g_free(c.out);
+    g_object_unref(c.p);
+  }
+  EXPECT_NE(alice.find("for everyone"), std::string::npos) << alice;
+  EXPECT_NE(bob.find("for everyone"), std::string::npos) << bob;
+  EXPECT_NE(alice.find("for alice"), std::string::npos) << alice;
+  EXPECT_EQ(alice.find("for bob"), std::string::npos) << alice;
+  EXPECT_NE(bob.find("for bob"), std::string::npos) << bob;
+  EXPECT_EQ(bob.find("for alice"), std::string::npos) << bob;
 }

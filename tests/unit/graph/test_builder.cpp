@@ -1,6 +1,8 @@
 // Stage 3: plans instantiated into real pipelines and run with real elements.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "meshflow/graph/builder.h"
 #include "meshflow/graph/plan.h"
 #include "meshflow/graph/registry.h"
@@ -166,3 +168,40 @@ TEST(Builder, ChainAddedAndRemovedWhilePlaying) {
 }
 
 }  // namespace
+
+// A link's route reaches the sink's request pad for shared streams too (not only per-peer chains):
+// the pad is requested and given the route before it is linked (webrtc_sink / websocket_sink
+// route a stream from the moment its pad is linked). `route: origin` from a shared stream is
+// valid: such a pad follows its stream's meshflow-peer-id tag.
+TEST(Builder, SharedLinksSetTheRouteOnTheSinkPadBeforeLinking) {
+  auto plan = plan_of(
+      "version: 1\nnodes:\n"
+      "  - {id: a, type: audiotestsrc}\n"
+      "  - {id: b, type: audiotestsrc}\n"
+      "  - {id: c, type: audiotestsrc}\n"
+      "  - {id: out, type: websocket_sink}\n"
+      "links:\n  - {from: a, to: out, route: origin}\n"
+      "  - {from: b, to: out, route: \"peer:bob\"}\n"
+      "  - {from: c, to: out}\n");
+  GstElement *pipe = gst_pipeline_new("p");
+  graph::Graph g;
+  Diagnostics d = g.build(plan, GST_BIN(pipe));
+  ASSERT_TRUE(d.ok()) << d.format();
+  std::multiset<std::string> routes;
+  GstIterator *it = gst_element_iterate_sink_pads(g.element("out"));
+  GValue v = G_VALUE_INIT;
+  while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    auto *pad = GST_PAD(g_value_get_object(&v));
+    EXPECT_TRUE(gst_pad_is_linked(pad)) << GST_PAD_NAME(pad);
+    gchar *route = nullptr;
+    g_object_get(pad, "route", &route, nullptr);
+    routes.insert(route ? route : "");
+    g_free(route);
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
+  EXPECT_EQ(routes, (std::multiset<std::string>{"broadcast", "origin", "peer:bob"}));
+  g.remove();
+  gst_object_unref(pipe);
+}

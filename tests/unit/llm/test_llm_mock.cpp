@@ -20,9 +20,11 @@ struct Bridge {
   GstHarness *text = nullptr;  // text -> text
   GstBus *bus = nullptr;
 
-  explicit Bridge(guint delay_ms, guint reply_ms = 1500, bool flush = true, guint period_ms = 20) {
+  explicit Bridge(guint delay_ms, guint reply_ms = 1500, bool flush = true, guint period_ms = 20,
+                  const char *reply_to = "all") {
     // Properties first: the harness starts the element as soon as it wraps it.
     GstElement *e = gst_element_factory_make("mfllmbridge", nullptr);
+    gst_util_set_object_arg(G_OBJECT(e), "reply-to", reply_to);
     // The tick arithmetic below assumes 20 ms output buffers (the default is 10 ms: see
     // DefaultOutputPeriodIsTenMs).
     g_object_set(e, "mock-delay-ms", delay_ms, "mock-reply-ms", reply_ms, "mock-silence-ms", 100u,
@@ -489,5 +491,164 @@ TEST(LlmMock, DefaultOutputPeriodIsTenMs) {
     EXPECT_EQ(GST_BUFFER_DURATION(b), 10 * GST_MSECOND);
     EXPECT_EQ(gst_buffer_get_size(b), 240u * 2);
     gst_buffer_unref(b);
+  }
+}
+
+// ---- reply-to=speaker --------------------------------------------------------------------------
+
+namespace {
+
+// The peer named by a `meshflow-peer-id` stream tag event, or "" for any other event.
+std::string tagged_peer(GstEvent *e) {
+  if (GST_EVENT_TYPE(e) != GST_EVENT_TAG) return "";
+  GstTagList *tags = nullptr;
+  gst_event_parse_tag(e, &tags);
+  gchar *peer = nullptr;
+  std::string out;
+  if (tags && gst_tag_list_get_scope(tags) == GST_TAG_SCOPE_STREAM &&
+      gst_tag_list_get_string(tags, "meshflow-peer-id", &peer))
+    out = peer;
+  g_free(peer);
+  return out;
+}
+
+void say_speaker(Bridge &br, const char *who) {
+  GstStructure *st = gst_structure_new("meshflow-speaker", "peer-id", G_TYPE_STRING, who,
+                                       "level-db", G_TYPE_DOUBLE, -12.0, nullptr);
+  ASSERT_TRUE(gst_harness_push_event(br.h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, st)));
+}
+
+// What came out of `src`, in order: each buffer (with or without reply audio), preceded by the
+// peers of the tag events pushed just before it.
+struct Out {
+  std::vector<std::string> tags_before;  // tags pushed since the previous buffer
+  bool audio = false;
+};
+
+// Runs `steps` ticks like run(), recording tags and buffers in order: the src task pushes its
+// events and then the buffer of a tick, and waits for the clock before the next, so the events
+// pulled right after a buffer came before it.
+template <typename F> std::vector<Out> run_tagged(Bridge &br, int steps, F loud) {
+  std::vector<Out> out;
+  for (int k = 0; k < steps; k++) {
+    GstBuffer *b = br.tick();
+    Out o;
+    o.audio = !all_zero(b);
+    gst_buffer_unref(b);
+    while (GstEvent *e = gst_harness_try_pull_event(br.h)) {
+      std::string p = tagged_peer(e);
+      if (!p.empty()) o.tags_before.push_back(p);
+      gst_event_unref(e);
+    }
+    out.push_back(o);
+    br.push_input(loud(k));
+  }
+  return out;
+}
+
+// Index of the first buffer with reply audio at or after `from`, -1 if none.
+int first_audio(const std::vector<Out> &v, size_t from = 0) {
+  for (size_t i = from; i < v.size(); i++)
+    if (v[i].audio) return int(i);
+  return -1;
+}
+
+std::vector<std::string> all_tags(const std::vector<Out> &v) {
+  std::vector<std::string> t;
+  for (const auto &o : v) t.insert(t.end(), o.tags_before.begin(), o.tags_before.end());
+  return t;
+}
+
+// The next `n` transcripts of the text pad in order, each preceded by "tag:<peer>" for the tags
+// pushed before it; each transcript is "user" or "assistant".
+std::vector<std::string> read_text(Bridge &br, int n) {
+  std::vector<std::string> text;
+  for (int i = 0; i < n; i++) {
+    GstBuffer *t = gst_harness_pull(br.text);
+    if (!t) break;
+    while (GstEvent *e = gst_harness_try_pull_event(br.text)) {
+      std::string p = tagged_peer(e);
+      if (!p.empty()) text.push_back("tag:" + p);
+      gst_event_unref(e);
+    }
+    GstMapInfo m;
+    gst_buffer_map(t, &m, GST_MAP_READ);
+    std::string json(reinterpret_cast<const char *>(m.data), m.size);
+    gst_buffer_unmap(t, &m);
+    gst_buffer_unref(t);
+    text.push_back(json.find("\"speaker\":\"assistant\"") != std::string::npos ? "assistant" : "user");
+  }
+  return text;
+}
+
+}  // namespace
+
+// reply-to=speaker: each answer's first audio buffer is preceded by a stream tag naming the peer
+// whose turn it answers (alice, then bob), and by no tag before; the text pad gets the same tag
+// before the turn's transcripts.
+TEST(LlmMockReplyTo, EachAnswerIsTaggedWithTheSpeakerOfItsTurn) {
+  Bridge br(100, 200, true, 20, "speaker");
+  say_speaker(br, "alice");
+  // alice speaks (inputs 0..4); 100 ms of silence ends her turn; the reply starts 100 ms later.
+  auto a = run_tagged(br, 30, [](int k) { return k < 5; });
+  // Text: alice's tag, her transcript and the answer's (read before bob's turn: the text task
+  // runs on its own, and the tag events of both turns would be waiting otherwise).
+  auto text_a = read_text(br, 2);
+  int fa = first_audio(a);
+  ASSERT_GT(fa, 0) << "no reply to alice";
+  EXPECT_EQ(a[fa].tags_before, std::vector<std::string>{"alice"});
+  EXPECT_EQ(all_tags(a), std::vector<std::string>{"alice"}) << "one tag, right before the answer";
+
+  say_speaker(br, "bob");
+  auto b = run_tagged(br, 30, [](int k) { return k < 5; });
+  int fb = first_audio(b);
+  ASSERT_GE(fb, 0) << "no reply to bob";
+  EXPECT_EQ(b[fb].tags_before, std::vector<std::string>{"bob"});
+  EXPECT_EQ(all_tags(b), std::vector<std::string>{"bob"});
+  for (int i = 0; i < fb; i++) EXPECT_FALSE(b[i].audio) << "bob's turn: buffer " << i;
+
+  EXPECT_EQ(text_a, (std::vector<std::string>{"tag:alice", "user", "assistant"}));
+  EXPECT_EQ(read_text(br, 2), (std::vector<std::string>{"tag:bob", "user", "assistant"}));
+}
+
+// The answer goes to whoever spoke the turn, not to whoever the mixer names while it is being
+// generated; and a turn by the same speaker again pushes no new tag.
+TEST(LlmMockReplyTo, TheTargetIsTakenWhenTheTurnEnds) {
+  Bridge br(300, 200, true, 20, "speaker");
+  say_speaker(br, "alice");
+  // Speech 0..4, ends at input 9 (100 ms silence); the reply is due 300 ms later. bob is named
+  // (without speech reaching the VAD) in between.
+  auto a = run_tagged(br, 12, [](int k) { return k < 5; });
+  say_speaker(br, "bob");
+  auto rest = run_tagged(br, 30, [](int) { return false; });
+  a.insert(a.end(), rest.begin(), rest.end());
+  int fa = first_audio(a);
+  ASSERT_GT(fa, 12);
+  EXPECT_EQ(a[fa].tags_before, std::vector<std::string>{"alice"});
+  // bob was named but ended no turn: alice's next turn gets its answer without a new tag (the
+  // target did not change).
+  say_speaker(br, "alice");
+  auto again = run_tagged(br, 30, [](int k) { return k < 5; });
+  EXPECT_GE(first_audio(again), 0);
+  EXPECT_TRUE(all_tags(again).empty()) << "same target as the last answer: no tag";
+}
+
+// reply-to=all (the default): no tag at all, whoever speaks.
+TEST(LlmMockReplyTo, AllPushesNoTag) {
+  Bridge br(100, 200);
+  say_speaker(br, "alice");
+  auto a = run_tagged(br, 30, [](int k) { return k < 5; });
+  say_speaker(br, "bob");
+  auto b = run_tagged(br, 30, [](int k) { return k < 5; });
+  EXPECT_GE(first_audio(a), 0);
+  EXPECT_GE(first_audio(b), 0);
+  EXPECT_TRUE(all_tags(a).empty());
+  EXPECT_TRUE(all_tags(b).empty());
+  GstBuffer *t = gst_harness_pull(br.text);
+  ASSERT_TRUE(t);
+  gst_buffer_unref(t);
+  while (GstEvent *e = gst_harness_try_pull_event(br.text)) {
+    EXPECT_EQ(tagged_peer(e), "");
+    gst_event_unref(e);
   }
 }
