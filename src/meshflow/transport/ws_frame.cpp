@@ -1,5 +1,7 @@
 #include "meshflow/transport/ws_frame.h"
 
+#include <cmath>
+
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -322,8 +324,15 @@ bool transcript_from_text(std::string_view in, Transcript *out, std::string *err
       out->is_final = json_node_get_boolean(n);
     n = json_object_get_member(o, "confidence");
     if (n && JSON_NODE_HOLDS_VALUE(n) &&
-        (json_node_get_value_type(n) == G_TYPE_DOUBLE || json_node_get_value_type(n) == G_TYPE_INT64))
-      out->confidence = json_node_get_double(n);
+        (json_node_get_value_type(n) == G_TYPE_DOUBLE || json_node_get_value_type(n) == G_TYPE_INT64)) {
+      // json-glib turns an out-of-range literal (1e999) into inf, which no JSON can carry on.
+      const double c = json_node_get_double(n);
+      if (!std::isfinite(c) || c < 0 || c > 1) {
+        *error = "transcript \"confidence\" must be a number from 0 to 1";
+        return false;
+      }
+      out->confidence = c;
+    }
     get_int(o, "timestamp", &out->timestamp_ms);
     return true;
   }

@@ -200,6 +200,10 @@ TEST(WsTranscript, FromJsonOrPlainText) {
   EXPECT_FALSE(transcript_from_text("{bad", &t, &err));
   EXPECT_FALSE(transcript_from_text("\xff\xfe", &t, &err));
   EXPECT_FALSE(transcript_from_text("", &t, &err));
+  // A confidence json-glib reads as inf (found by the fuzzer: make_transcript then wrote invalid JSON).
+  EXPECT_FALSE(transcript_from_text(R"({"text":"x","confidence":0.3571e02187})", &t, &err));
+  EXPECT_NE(err.find("confidence"), std::string::npos) << err;
+  EXPECT_FALSE(transcript_from_text(R"({"text":"x","confidence":1.5})", &t, &err));
 }
 
 TEST(WsControl, ControlCharactersNeverReachTheJsonOutput) {
