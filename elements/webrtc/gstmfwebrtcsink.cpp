@@ -54,6 +54,7 @@
 #include "encoder_chain.h"
 #include "meshflow/metrics/registry.h"
 #include "meshflow/sdk/node.h"
+#include "meshflow/sdk/peer_tag.h"
 #include "meshflow/transport/ws_frame.h"
 #include "peer_manager.h"
 
@@ -237,15 +238,7 @@ struct TextTarget {
 };
 
 static GstPadProbeReturn text_tag_probe(GstPad *, GstPadProbeInfo *info, gpointer d) {
-  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
-  if (GST_EVENT_TYPE(ev) != GST_EVENT_TAG) return GST_PAD_PROBE_OK;
-  GstTagList *tags = nullptr;
-  gst_event_parse_tag(ev, &tags);
-  gchar *peer = nullptr;
-  if (tags && gst_tag_list_get_scope(tags) == GST_TAG_SCOPE_STREAM && gst_tag_list_get_string(tags, kPeerIdTag, &peer)) {
-    *static_cast<std::shared_ptr<std::string> *>(d)->get() = peer;
-    g_free(peer);
-  }
+  mf::peer_id_from_tag_event(GST_PAD_PROBE_INFO_EVENT(info), static_cast<std::shared_ptr<std::string> *>(d)->get());
   return GST_PAD_PROBE_OK;
 }
 

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "meshflow/sdk/peer_tag.h"
+
 #include "common.h"
 
 #define GST_CAT_DEFAULT mf_webrtc_debug
@@ -88,22 +90,12 @@ struct SlotProbe {
   // A stream tag: the target of a tag-following stream. Returns true if the slot just opened
   // (the target became this slot's peer).
   static bool tag(SlotRewrite &rw, GstEvent *ev) {
-    GstTagList *tags = nullptr;
-    gst_event_parse_tag(ev, &tags);
-    gchar *peer = nullptr;
-    if (!tags || gst_tag_list_get_scope(tags) != GST_TAG_SCOPE_STREAM ||
-        !gst_tag_list_get_string(tags, kPeerIdTag, &peer))
-      return false;
-    bool opened = false;
-    {
-      std::lock_guard<std::mutex> l(rw.mu);
-      if (rw.gate.follows() && rw.gate.set_target(peer)) {
-        opened = rw.gate.target() == rw.peer;
-        GST_DEBUG("slot %u (peer %s): stream target is now %s", rw.ssrc, rw.peer.c_str(), peer);
-      }
-    }
-    g_free(peer);
-    return opened;
+    std::string peer;
+    if (!peer_id_from_tag_event(ev, &peer)) return false;
+    std::lock_guard<std::mutex> l(rw.mu);
+    if (!rw.gate.follows() || !rw.gate.set_target(peer)) return false;
+    GST_DEBUG("slot %u (peer %s): stream target is now %s", rw.ssrc, rw.peer.c_str(), peer.c_str());
+    return rw.gate.target() == rw.peer;
   }
 
   static GstPadProbeReturn run(GstPad *pad, GstPadProbeInfo *info, gpointer d) {

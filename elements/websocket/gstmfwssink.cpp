@@ -34,6 +34,7 @@
 
 #include "meshflow/metrics/registry.h"
 #include "meshflow/sdk/node.h"
+#include "meshflow/sdk/peer_tag.h"
 #include "sync/media_meta.h"
 #include "ws_session.h"
 
@@ -279,15 +280,12 @@ static gboolean sink_event(GstPad *pad, GstObject *parent, GstEvent *ev) {
     }
     case GST_EVENT_TAG: {
       // Serialized with the buffers: the next buffer already goes to the new target.
-      GstTagList *tags = nullptr;
-      gst_event_parse_tag(ev, &tags);
-      gchar *peer = nullptr;
-      if (tags && gst_tag_list_get_scope(tags) == GST_TAG_SCOPE_STREAM && gst_tag_list_get_string(tags, kPeerIdTag, &peer)) {
+      std::string peer;
+      if (mf::peer_id_from_tag_event(ev, &peer)) {
         std::lock_guard<std::mutex> l(st->mu);
         if (st->tagged != peer) st->discont = true;  // the new target's stream resumes here
         st->tagged = peer;
       }
-      g_free(peer);
       break;
     }
     default:
