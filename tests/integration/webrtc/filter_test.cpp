@@ -12,12 +12,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-double ignored_offers() {
-  std::string text = mf::metrics::Registry::global().render();
-  const std::string key = "\nmeshflow_webrtc_offers_ignored_total ";  // the sample, not its # HELP
-  auto at = text.find(key);
-  return at == std::string::npos ? 0 : std::atof(text.c_str() + at + key.size());
-}
+double ignored_offers() { return mf::metrics::Registry::global().value("meshflow_webrtc_offers_ignored_total"); }
 
 }  // namespace
 
